@@ -1,0 +1,341 @@
+//! The command line: `check` and `eval`, on the same library the window uses.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value as Json, json};
+
+use crate::analysis::{self, Analysis, Diagnostic, Severity};
+use crate::exec::{Engine, Evaluation};
+use crate::graph::{Array, Graph, fmt_shape};
+use crate::project::Project;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nodegrad",
+    version,
+    about = "Computational graphs you can see, step through and train"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print each file's diagnostics; exit 1 when a file has errors.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print every node's value and gradient d(output)/d(node).
+    Eval {
+        file: PathBuf,
+        /// Override an Input's or Parameter's value: NAME=5 or NAME=1,2,3 (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Where to compute.
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+        device: DeviceChoice,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceChoice {
+    /// burn Flex on the CPU, f64.
+    Cpu,
+    /// burn wgpu (GPU or lavapipe), f32.
+    Wgpu,
+}
+
+/// Runs a command; returns the process exit code. Output goes to `out`, problems to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let result = match cli.command {
+        Command::Check { files } => check(&files, out, err),
+        Command::Eval {
+            file,
+            set,
+            json,
+            device,
+        } => eval(&file, &set, json, device, out, err),
+    };
+    result.unwrap_or_else(|e| {
+        let _ = writeln!(err, "nodegrad: {e}");
+        2
+    })
+}
+
+fn all_diagnostics(
+    project: &Project,
+    analysis: &Analysis,
+    eval: Option<&Evaluation>,
+) -> Vec<Diagnostic> {
+    let mut all = project.load_diagnostics.clone();
+    all.extend(analysis.diagnostics.iter().cloned());
+    if let Some(e) = eval {
+        all.extend(e.diagnostics.iter().cloned());
+    }
+    all
+}
+
+fn check(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<i32> {
+    let mut code = 0;
+    for file in files {
+        let project = match Project::load(file) {
+            Ok(p) => p,
+            Err(e) => {
+                writeln!(err, "{e}")?;
+                code = 1;
+                continue;
+            }
+        };
+        let analysis = analysis::analyze(&project.graph);
+        let diags = all_diagnostics(&project, &analysis, None);
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        for d in &diags {
+            writeln!(out, "{}: {d}", file.display())?;
+        }
+        writeln!(
+            out,
+            "{}: {} node(s), {} parameter(s), {} error(s), {} warning(s)",
+            file.display(),
+            project.graph.len(),
+            analysis.total_params,
+            errors,
+            diags
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .count()
+        )?;
+        if errors > 0 {
+            code = 1;
+        }
+    }
+    Ok(code)
+}
+
+/// Loads a project and applies `--set` overrides.
+pub fn load_with_overrides(file: &Path, set: &[String]) -> Result<Project, String> {
+    let mut project = Project::load(file).map_err(|e| e.to_string())?;
+    for s in set {
+        let (name, value) = s.split_once('=').ok_or_else(|| {
+            format!("--set {s}: write NAME=VALUE, for example --set a=5 or --set x=1,2")
+        })?;
+        let value = Array::parse_list(value).map_err(|e| format!("--set {s}: {e}"))?;
+        project
+            .graph
+            .set_value_by_name(name.trim(), value)
+            .map_err(|e| format!("--set {s}: {e}"))?;
+    }
+    Ok(project)
+}
+
+fn eval(
+    file: &Path,
+    set: &[String],
+    as_json: bool,
+    device: DeviceChoice,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let project = match load_with_overrides(file, set) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "{e}")?;
+            return Ok(1);
+        }
+    };
+    let engine = match device {
+        DeviceChoice::Cpu => Engine::cpu(),
+        DeviceChoice::Wgpu => match Engine::wgpu() {
+            Ok(e) => e,
+            Err(e) => {
+                writeln!(err, "{e}; use --device cpu")?;
+                return Ok(1);
+            }
+        },
+    };
+    let graph = &project.graph;
+    let analysis = analysis::analyze(graph);
+    let evaluation = match engine.evaluate(graph, &analysis) {
+        Ok(e) => e,
+        Err(e) => {
+            writeln!(err, "{}: {e}", file.display())?;
+            return Ok(1);
+        }
+    };
+    let diags = all_diagnostics(&project, &analysis, Some(&evaluation));
+    let code = i32::from(diags.iter().any(|d| d.severity == Severity::Error));
+    if as_json {
+        let doc = to_json(graph, &analysis, &evaluation, &diags, &engine);
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )?;
+    } else {
+        write_table(graph, &analysis, &evaluation, &diags, &engine, out)?;
+    }
+    Ok(code)
+}
+
+fn name_of(graph: &Graph, id: crate::graph::NodeId) -> String {
+    graph.node(id).map(|n| n.name.clone()).unwrap_or_default()
+}
+
+/// Nodes in evaluation order, then any that could not be ordered (on a cycle).
+fn listing_order(graph: &Graph, analysis: &Analysis) -> Vec<crate::graph::NodeId> {
+    let mut ids = analysis.order.clone();
+    ids.extend(graph.node_ids().filter(|id| !analysis.order.contains(id)));
+    ids
+}
+
+fn arr_json(a: Option<&Array>) -> Json {
+    a.map(|a| json!(a.data())).unwrap_or(Json::Null)
+}
+
+pub fn to_json(
+    graph: &Graph,
+    analysis: &Analysis,
+    eval: &Evaluation,
+    diags: &[Diagnostic],
+    engine: &Engine,
+) -> Json {
+    let nodes: Vec<Json> = listing_order(graph, analysis)
+        .into_iter()
+        .filter_map(|id| graph.node(id))
+        .map(|n| {
+            let ev = eval.nodes.get(&n.id);
+            let mut obj = json!({
+                "name": n.name,
+                "op": n.op.name(),
+                "shape": analysis.shapes.get(&n.id),
+                "value": arr_json(ev.map(|e| &e.value)),
+                "grad": arr_json(ev.and_then(|e| e.grad.as_ref())),
+            });
+            let params: serde_json::Map<String, Json> = ev
+                .map(|e| {
+                    e.tensors
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "value")
+                        .map(|(k, t)| {
+                            (k.clone(), json!({"shape": t.value.shape(), "value": t.value.data(), "grad": arr_json(t.grad.as_ref())}))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !params.is_empty() {
+                obj["params"] = Json::Object(params);
+            }
+            obj
+        })
+        .collect();
+    let edges: Vec<Json> = eval
+        .edges
+        .iter()
+        .map(|(e, g)| {
+            let port = graph.node(e.to).map(|n| n.op.ports()[e.port].clone()).unwrap_or_default();
+            json!({"from": name_of(graph, e.from), "to": name_of(graph, e.to), "port": port, "grad": g.data()})
+        })
+        .collect();
+    let diagnostics: Vec<Json> = diags
+        .iter()
+        .map(|d| {
+            json!({
+                "severity": d.severity.label(),
+                "node": d.node.map(|id| name_of(graph, id)),
+                "port": d.port.and_then(|p| d.node.and_then(|id| graph.node(id)).map(|n| n.op.ports().get(p).cloned())),
+                "message": d.message,
+                "text": d.to_string(),
+            })
+        })
+        .collect();
+    json!({
+        "output": eval.output.map(|id| name_of(graph, id)),
+        "device": engine.describe(),
+        "parameters": analysis.total_params,
+        "nodes": nodes,
+        "edges": edges,
+        "diagnostics": diagnostics,
+    })
+}
+
+fn write_table(
+    graph: &Graph,
+    analysis: &Analysis,
+    eval: &Evaluation,
+    diags: &[Diagnostic],
+    engine: &Engine,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let output = eval
+        .output
+        .map(|id| name_of(graph, id))
+        .unwrap_or_else(|| "(none)".into());
+    writeln!(
+        out,
+        "output: {output}    device: {}    parameters: {}",
+        engine.describe(),
+        analysis.total_params
+    )?;
+    let mut rows = vec![[
+        "node".to_string(),
+        "op".into(),
+        "shape".into(),
+        "value".into(),
+        format!("d{output}/dnode"),
+    ]];
+    for id in listing_order(graph, analysis) {
+        let Some(n) = graph.node(id) else { continue };
+        let ev = eval.nodes.get(&id);
+        let shape = analysis
+            .shapes
+            .get(&id)
+            .map(|s| fmt_shape(s))
+            .unwrap_or_else(|| "?".into());
+        let value = ev
+            .map(|e| e.value.to_string())
+            .unwrap_or_else(|| "-".into());
+        let grad = ev
+            .and_then(|e| e.grad.as_ref())
+            .map(|g| g.to_string())
+            .unwrap_or_else(|| "-".into());
+        rows.push([n.name.clone(), n.op.name().into(), shape, value, grad]);
+        if let Some(ev) = ev {
+            for (k, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
+                let grad = t
+                    .grad
+                    .as_ref()
+                    .map(|g| g.to_string())
+                    .unwrap_or_else(|| "-".into());
+                rows.push([
+                    format!("  .{k}"),
+                    String::new(),
+                    fmt_shape(t.value.shape()),
+                    t.value.to_string(),
+                    grad,
+                ]);
+            }
+        }
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let line: Vec<String> = (0..5)
+            .map(|c| format!("{:<w$}", r[c], w = widths[c]))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    for d in diags {
+        writeln!(out, "{d}")?;
+    }
+    Ok(())
+}

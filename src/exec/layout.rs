@@ -1,0 +1,83 @@
+//! How per-sample values of any rank (0..=3) live in burn tensors of one fixed rank.
+//!
+//! Every value is a `Tensor<4>` laid out `[batch, 1.., d1, .., dr]`: the batch first, the
+//! per-sample dimensions right-aligned, ones in between. Right alignment makes burn's
+//! broadcasting agree with NumPy's on the per-sample shapes; a batch of 1 (parameters,
+//! constants) broadcasts against any batch.
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+use crate::graph::Array;
+
+pub const RANK: usize = 4;
+
+/// Physical dims for a per-sample shape (rank <= 3, guaranteed by analysis).
+pub fn phys(batch: usize, shape: &[usize]) -> [usize; RANK] {
+    let mut d = [1; RANK];
+    d[0] = batch;
+    let r = shape.len().min(RANK - 1);
+    d[RANK - r..].copy_from_slice(&shape[shape.len() - r..]);
+    d
+}
+
+/// The axis of `t` holding per-sample axis `k` of a rank-`r` value.
+pub fn axis(r: usize, k: usize) -> usize {
+    RANK - r + k
+}
+
+/// Reshapes any result back to the canonical layout of its per-sample shape.
+pub fn canon(t: Tensor<RANK>, shape: &[usize]) -> Tensor<RANK> {
+    let batch = t.dims()[0];
+    let want = phys(batch, shape);
+    if t.dims() == want { t } else { t.reshape(want) }
+}
+
+/// Uploads an array as a batch of one.
+pub fn upload(a: &Array, device: &Device, dtype: DType) -> Tensor<RANK> {
+    let data = TensorData::new(a.data().to_vec(), phys(1, a.shape()).to_vec()).convert_dtype(dtype);
+    Tensor::from_data(data, (device, dtype))
+}
+
+/// Uploads `batch` samples stacked row-major (sample after sample).
+pub fn upload_batch(
+    data: Vec<f64>,
+    batch: usize,
+    shape: &[usize],
+    device: &Device,
+    dtype: DType,
+) -> Tensor<RANK> {
+    let data = TensorData::new(data, phys(batch, shape).to_vec()).convert_dtype(dtype);
+    Tensor::from_data(data, (device, dtype))
+}
+
+/// Downloads a tensor as f64 values with the given per-sample shape; a batch of more than
+/// one sample gets the batch as a leading dimension.
+pub fn download(t: Tensor<RANK>, shape: &[usize]) -> Result<Array, String> {
+    let batch = t.dims()[0];
+    let data = t
+        .into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .map_err(|e| format!("cannot read a result back from the device: {e:?}"))?;
+    let mut full = Vec::with_capacity(shape.len() + 1);
+    if batch != 1 {
+        full.push(batch);
+    }
+    full.extend_from_slice(shape);
+    Array::new(full, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phys_right_aligns() {
+        assert_eq!(phys(1, &[]), [1, 1, 1, 1]);
+        assert_eq!(phys(8, &[3]), [8, 1, 1, 3]);
+        assert_eq!(phys(2, &[4, 5]), [2, 1, 4, 5]);
+        assert_eq!(phys(2, &[3, 4, 5]), [2, 3, 4, 5]);
+        assert_eq!(axis(1, 0), 3);
+        assert_eq!(axis(3, 0), 1);
+    }
+}

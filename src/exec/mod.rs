@@ -1,0 +1,323 @@
+//! Execution with burn: every node's value and the gradient of the output with respect to
+//! every node and along every edge, on Flex (CPU, f64) or wgpu (f32).
+//!
+//! burn keeps gradients of leaf tensors only. So each edge gets its own zero-valued leaf:
+//! the consumer reads `producer + z_edge`, which changes no value, and `dJ/dz_edge` is
+//! exactly the gradient flowing along that edge. A node's gradient is the sum over its
+//! outgoing edges (plus 1 where it is the output), the rule micrograd's `+=` implements.
+//!
+//! **Architecture Invariant:** only `exec` imports burn; it evaluates only nodes that
+//! analysis gave a shape, so no burn shape check can fire. A panic from burn would still be
+//! caught and returned as an error, never shown to the user as a crash.
+
+pub mod forward;
+pub mod layout;
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+use burn::tensor::{DType, Device, FloatDType, Tensor};
+use thiserror::Error;
+
+use crate::analysis::{Analysis, Diagnostic};
+use crate::graph::{Array, Edge, Graph, NodeId};
+use forward::{OpInputs, forward};
+use layout::{RANK, download, phys, upload};
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ExecError {
+    #[error("no GPU adapter for wgpu: {0}")]
+    NoGpu(String),
+    #[error("the compute backend failed: {0}")]
+    Backend(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// burn's Flex backend on the CPU, in f64: numbers match hand computation.
+    Cpu,
+    /// burn's wgpu backend (a GPU, or Mesa's lavapipe), in f32.
+    Wgpu,
+}
+
+/// A burn device with autodiff and the float type used on it.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    device: Device,
+    dtype: DType,
+    kind: EngineKind,
+}
+
+static WGPU: OnceLock<Result<Device, String>> = OnceLock::new();
+
+impl Engine {
+    pub fn cpu() -> Self {
+        let mut device = Device::flex();
+        // f64 by default, so ops that make new tensors (step's comparison, say) stay f64.
+        // Only the first call can configure; later ones find it already set, which is fine.
+        let _ = device.configure(FloatDType::F64);
+        Self {
+            device: device.autodiff(),
+            dtype: DType::F64,
+            kind: EngineKind::Cpu,
+        }
+    }
+
+    /// The wgpu device, initialised once per process. Fails (never panics) without an adapter.
+    pub fn wgpu() -> Result<Self, ExecError> {
+        let dev = WGPU.get_or_init(|| {
+            catch_unwind(|| Device::wgpu_options().init())
+                .map_err(|p| panic_text(&p))
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        });
+        match dev {
+            Ok(d) => Ok(Self {
+                device: d.clone().autodiff(),
+                dtype: DType::F32,
+                kind: EngineKind::Wgpu,
+            }),
+            Err(e) => Err(ExecError::NoGpu(e.clone())),
+        }
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// For the status bar and the CLI: "CPU (burn Flex, f64)".
+    pub fn describe(&self) -> String {
+        match self.kind {
+            EngineKind::Cpu => "CPU (burn Flex, f64)".into(),
+            EngineKind::Wgpu => "GPU (burn wgpu, f32)".into(),
+        }
+    }
+
+    fn eps(&self) -> f64 {
+        if self.dtype == DType::F64 {
+            1e-12
+        } else {
+            1e-7
+        }
+    }
+
+    /// Evaluates every node analysis could shape, then differentiates the output.
+    pub fn evaluate(&self, graph: &Graph, analysis: &Analysis) -> Result<Evaluation, ExecError> {
+        catch_unwind(AssertUnwindSafe(|| self.evaluate_inner(graph, analysis)))
+            .map_err(|p| ExecError::Backend(panic_text(&p)))?
+    }
+
+    fn evaluate_inner(&self, graph: &Graph, analysis: &Analysis) -> Result<Evaluation, ExecError> {
+        let mut values: BTreeMap<NodeId, Tensor<RANK>> = BTreeMap::new();
+        let mut owned_leaves: BTreeMap<NodeId, Vec<(&'static str, Tensor<RANK>)>> = BTreeMap::new();
+        let mut edge_leaves: Vec<(Edge, Tensor<RANK>)> = Vec::with_capacity(graph.edge_count());
+        for &id in &analysis.order {
+            let (Some(node), Some(out_shape)) = (graph.node(id), analysis.shapes.get(&id)) else {
+                continue;
+            };
+            let owned_specs = analysis.owned.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+            let owned: Vec<(&'static str, Tensor<RANK>)> = owned_specs
+                .iter()
+                .map(|spec| {
+                    let arr = node.tensor_or_init(spec, graph.seed);
+                    let t = upload(&arr, &self.device, self.dtype);
+                    (spec.key, if spec.trainable { t.require_grad() } else { t })
+                })
+                .collect();
+            let value = if node.op.is_source() {
+                owned
+                    .iter()
+                    .find(|(k, _)| *k == "value")
+                    .map(|(_, t)| t.clone())
+            } else {
+                let arity = node.op.arity();
+                let mut xs = Vec::with_capacity(arity);
+                let mut shapes = Vec::with_capacity(arity);
+                for port in 0..arity {
+                    // Analysis shaped this node, so every input is wired and evaluated.
+                    let Some(src) = graph.input(id, port) else {
+                        break;
+                    };
+                    let (Some(v), Some(s)) = (values.get(&src), analysis.shapes.get(&src)) else {
+                        break;
+                    };
+                    let leaf =
+                        Tensor::<RANK>::zeros(v.dims(), (&self.device, self.dtype)).require_grad();
+                    xs.push(v.clone() + leaf.clone());
+                    shapes.push(s.as_slice());
+                    edge_leaves.push((
+                        Edge {
+                            from: src,
+                            to: id,
+                            port,
+                        },
+                        leaf,
+                    ));
+                }
+                if xs.len() != arity {
+                    continue;
+                }
+                forward(
+                    &node.op,
+                    OpInputs {
+                        xs,
+                        shapes,
+                        owned: owned.clone(),
+                        out_shape,
+                        eps: self.eps(),
+                    },
+                )
+            };
+            let Some(value) = value else { continue };
+            values.insert(id, value);
+            owned_leaves.insert(id, owned);
+        }
+
+        let output = analysis.output.filter(|id| values.contains_key(id));
+        let grads = output
+            .and_then(|id| values.get(&id))
+            .map(|out| out.clone().sum().backward());
+
+        let mut eval = Evaluation {
+            output,
+            ..Evaluation::default()
+        };
+        for (&id, t) in &values {
+            let shape = &analysis.shapes[&id];
+            let value = download(t.clone(), shape).map_err(ExecError::Backend)?;
+            let grad = grads.as_ref().map(|_| {
+                if Some(id) == output {
+                    Array::filled(value.shape().to_vec(), 1.0)
+                } else {
+                    Array::zeros(value.shape().to_vec())
+                }
+            });
+            let mut tensors = BTreeMap::new();
+            for (key, leaf) in owned_leaves.remove(&id).unwrap_or_default() {
+                let spec_shape = leaf_shape(analysis, id, key);
+                let grad = match &grads {
+                    Some(g) => match leaf.grad(g) {
+                        Some(t) => Some(download(t, &spec_shape).map_err(ExecError::Backend)?),
+                        None => Some(Array::zeros(spec_shape.clone())),
+                    },
+                    None => None,
+                };
+                let value = download(leaf, &spec_shape).map_err(ExecError::Backend)?;
+                tensors.insert(key.to_string(), TensorEval { value, grad });
+            }
+            eval.nodes.insert(
+                id,
+                NodeEval {
+                    value,
+                    grad,
+                    tensors,
+                },
+            );
+        }
+        if let Some(g) = &grads {
+            for (edge, leaf) in edge_leaves {
+                let shape = &analysis.shapes[&edge.from];
+                let grad = match leaf.grad(g) {
+                    Some(t) => download(t, shape).map_err(ExecError::Backend)?,
+                    None => Array::zeros(shape.clone()),
+                };
+                if let Some(NodeEval {
+                    grad: Some(total), ..
+                }) = eval.nodes.get_mut(&edge.from)
+                {
+                    total.add_assign(&grad);
+                }
+                eval.edges.insert(edge, grad);
+            }
+        }
+        eval.objective = output
+            .and_then(|id| eval.nodes.get(&id))
+            .map(|n| n.value.data().iter().sum());
+        eval.diagnostics = non_finite_diagnostics(graph, &eval);
+        Ok(eval)
+    }
+}
+
+fn leaf_shape(analysis: &Analysis, id: NodeId, key: &str) -> Vec<usize> {
+    analysis
+        .owned
+        .get(&id)
+        .and_then(|v| v.iter().find(|t| t.key == key))
+        .map(|t| t.shape.clone())
+        .unwrap_or_default()
+}
+
+fn non_finite_diagnostics(graph: &Graph, eval: &Evaluation) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (id, n) in &eval.nodes {
+        let Some(node) = graph.node(*id) else {
+            continue;
+        };
+        if !n.value.all_finite() {
+            out.push(Diagnostic::warning(
+                node,
+                None,
+                format!(
+                    "produced a NaN or infinite value ({}): check its inputs are in range \
+                     (log and sqrt need positive numbers, division a non-zero divisor)",
+                    node.op.spec().formula
+                ),
+            ));
+        } else if n.grad.as_ref().is_some_and(|g| !g.all_finite()) {
+            out.push(Diagnostic::warning(
+                node,
+                None,
+                "has a NaN or infinite gradient: an input is where the derivative is undefined",
+            ));
+        }
+    }
+    out
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Value and gradient of a tensor a node owns (Dense weight, Parameter value, ...).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorEval {
+    pub value: Array,
+    pub grad: Option<Array>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeEval {
+    /// The node's output for one sample.
+    pub value: Array,
+    /// d(output)/d(this node's output); `None` when there is no output to differentiate.
+    pub grad: Option<Array>,
+    pub tensors: BTreeMap<String, TensorEval>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub output: Option<NodeId>,
+    /// The differentiated number: the sum of the output's values.
+    pub objective: Option<f64>,
+    pub nodes: BTreeMap<NodeId, NodeEval>,
+    /// Gradient flowing along each edge, in the producer's shape.
+    pub edges: BTreeMap<Edge, Array>,
+    /// Runtime findings: NaN or infinite values.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Physical dims for a per-sample shape: re-exported for callers that batch.
+pub fn physical_dims(batch: usize, shape: &[usize]) -> [usize; RANK] {
+    phys(batch, shape)
+}

@@ -1,0 +1,948 @@
+//! The op catalogue: for every op, in one place, its ports, settings, shape rule, formula
+//! and derivative. The UI, the docs and the tests read it from here; nothing about an op is
+//! written twice. (Its burn forward lives in `exec::forward`, the only place that knows burn.)
+
+use serde::{Deserialize, Serialize};
+
+use super::array::{Shape, fmt_shape, numel};
+use super::init::Init;
+
+/// An op with its settings. Its serde form (`Mul`, `Scale(factor: 3.0)`, ...) is part of
+/// project format version 1: renaming a variant or a field breaks old files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    // Inputs
+    Input,
+    Constant,
+    Parameter { init: Init },
+    // Math
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    Pow { exponent: f64 },
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Scale { factor: f64 },
+    MatMul,
+    Transpose,
+    Sum { axis: Option<i64> },
+    Mean { axis: Option<i64> },
+    Reshape { shape: Vec<i64> },
+    Flatten,
+    Concat { inputs: usize, axis: i64 },
+    // Layers
+    Dense { units: usize, init: Init },
+    // Activations
+    Identity,
+    Step,
+    Sigmoid,
+    Tanh,
+    ReLU,
+    LeakyReLU { alpha: f64 },
+    PReLU { init_alpha: f64 },
+    Softmax,
+    // Losses
+    MSE,
+    BCE,
+    CrossEntropy,
+    L1,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    Inputs,
+    Math,
+    Layers,
+    Activations,
+    Losses,
+}
+
+impl Category {
+    pub const ALL: [Category; 5] = [
+        Category::Inputs,
+        Category::Math,
+        Category::Layers,
+        Category::Activations,
+        Category::Losses,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Inputs => "Inputs",
+            Category::Math => "Math",
+            Category::Layers => "Layers",
+            Category::Activations => "Activations",
+            Category::Losses => "Losses",
+        }
+    }
+}
+
+/// The static documentation of one op.
+#[derive(Debug)]
+pub struct OpSpec {
+    /// The variant name, as written in `.ron` files and menus.
+    pub name: &'static str,
+    pub category: Category,
+    /// Prefix of default node names: `mul` gives `mul1`, `mul2`, ...
+    pub default_name: &'static str,
+    /// Input port names (Concat has `inputs` ports named `in1`, `in2`, ...).
+    pub ports: &'static [&'static str],
+    /// One line for menus and tooltips.
+    pub summary: &'static str,
+    /// The forward formula, f(x) in the lecture's notation.
+    pub formula: &'static str,
+    /// Its derivative(s), as the lecture's table writes them.
+    pub derivative: &'static str,
+    /// How the output shape follows from the input shapes.
+    pub shape_rule: &'static str,
+}
+
+/// A tensor an op owns and stores in the node: an Input's value, a Dense's weight, ...
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedTensor {
+    pub key: &'static str,
+    pub shape: Shape,
+    pub trainable: bool,
+    /// Fans for Xavier/He initialisation.
+    pub fan_in: usize,
+    pub fan_out: usize,
+}
+
+macro_rules! spec {
+    ($name:literal, $cat:ident, $def:literal, [$($p:literal),*], $summary:literal, $f:literal, $d:literal, $s:expr) => {
+        &OpSpec {
+            name: $name,
+            category: Category::$cat,
+            default_name: $def,
+            ports: &[$($p),*],
+            summary: $summary,
+            formula: $f,
+            derivative: $d,
+            shape_rule: $s,
+        }
+    };
+}
+
+const SAME: &str = "output shape = input shape";
+const BROADCAST: &str = "shapes broadcast as in NumPy (right-aligned; a dimension of 1 stretches)";
+const LOSS_SHAPE: &str =
+    "pred and target hold the same number of values; output is a scalar per sample";
+
+impl Op {
+    pub fn spec(&self) -> &'static OpSpec {
+        match self {
+            Op::Input => spec!(
+                "Input",
+                Inputs,
+                "x",
+                [],
+                "A named input value (a number, vector or matrix) fed from outside",
+                "x",
+                "dJ/dx is what flows back from its consumers",
+                "the shape of its value"
+            ),
+            Op::Constant => spec!(
+                "Constant",
+                Inputs,
+                "const",
+                [],
+                "A fixed value that never trains",
+                "c",
+                "none needed: constants receive a gradient but never change",
+                "the shape of its value"
+            ),
+            Op::Parameter { .. } => spec!(
+                "Parameter",
+                Inputs,
+                "w",
+                [],
+                "A trainable value (weight or bias) with an initializer",
+                "w",
+                "dJ/dw is used by gradient descent: w <- w - lr * dJ/dw",
+                "the shape of its value"
+            ),
+            Op::Add => spec!(
+                "Add",
+                Math,
+                "add",
+                ["lhs", "rhs"],
+                "Element-wise sum",
+                "f(x, y) = x + y",
+                "df/dx = 1, df/dy = 1",
+                BROADCAST
+            ),
+            Op::Sub => spec!(
+                "Sub",
+                Math,
+                "sub",
+                ["lhs", "rhs"],
+                "Element-wise difference",
+                "f(x, y) = x - y",
+                "df/dx = 1, df/dy = -1",
+                BROADCAST
+            ),
+            Op::Mul => spec!(
+                "Mul",
+                Math,
+                "mul",
+                ["lhs", "rhs"],
+                "Element-wise product",
+                "f(x, y) = x * y",
+                "df/dx = y, df/dy = x",
+                BROADCAST
+            ),
+            Op::Div => spec!(
+                "Div",
+                Math,
+                "div",
+                ["lhs", "rhs"],
+                "Element-wise quotient",
+                "f(x, y) = x / y",
+                "df/dx = 1/y, df/dy = -x/y^2",
+                BROADCAST
+            ),
+            Op::Neg => spec!(
+                "Neg",
+                Math,
+                "neg",
+                ["x"],
+                "Negation",
+                "f(x) = -x",
+                "f'(x) = -1",
+                SAME
+            ),
+            Op::Pow { .. } => spec!(
+                "Pow",
+                Math,
+                "pow",
+                ["x"],
+                "Power with a constant exponent p",
+                "f(x) = x^p",
+                "f'(x) = p * x^(p-1)",
+                SAME
+            ),
+            Op::Exp => spec!(
+                "Exp",
+                Math,
+                "exp",
+                ["x"],
+                "Exponential",
+                "f(x) = e^x",
+                "f'(x) = e^x",
+                SAME
+            ),
+            Op::Log => spec!(
+                "Log",
+                Math,
+                "log",
+                ["x"],
+                "Natural logarithm",
+                "f(x) = ln x",
+                "f'(x) = 1/x (undefined for x <= 0)",
+                SAME
+            ),
+            Op::Sqrt => spec!(
+                "Sqrt",
+                Math,
+                "sqrt",
+                ["x"],
+                "Square root",
+                "f(x) = sqrt(x)",
+                "f'(x) = 1 / (2 sqrt(x)) (undefined at 0)",
+                SAME
+            ),
+            Op::Abs => spec!(
+                "Abs",
+                Math,
+                "abs",
+                ["x"],
+                "Absolute value",
+                "f(x) = |x|",
+                "f'(x) = sign(x) (undefined at 0)",
+                SAME
+            ),
+            Op::Scale { .. } => spec!(
+                "Scale",
+                Math,
+                "scale",
+                ["x"],
+                "Multiply by a constant factor k",
+                "f(x) = k * x",
+                "f'(x) = k",
+                SAME
+            ),
+            Op::MatMul => spec!(
+                "MatMul",
+                Math,
+                "matmul",
+                ["lhs", "rhs"],
+                "Matrix product (vector . matrix, matrix . vector, dot product)",
+                "f(A, B) = A B",
+                "dJ/dA = dJ/df B^T, dJ/dB = A^T dJ/df",
+                "[k, n] x [n, m] -> [k, m]; a vector on the left is a row, on the right a column; [n] x [n] -> [] (dot product)"
+            ),
+            Op::Transpose => spec!(
+                "Transpose",
+                Math,
+                "transpose",
+                ["x"],
+                "Swap the last two axes",
+                "f(A) = A^T",
+                "dJ/dA = (dJ/df)^T",
+                "[k, m] -> [m, k]; scalars and vectors are unchanged (as in NumPy)"
+            ),
+            Op::Sum { .. } => spec!(
+                "Sum",
+                Math,
+                "sum",
+                ["x"],
+                "Sum of all elements, or along one axis",
+                "f(x) = sum_i x_i",
+                "df/dx_i = 1",
+                "all: -> []; axis k: that axis is removed"
+            ),
+            Op::Mean { .. } => spec!(
+                "Mean",
+                Math,
+                "mean",
+                ["x"],
+                "Mean of all elements, or along one axis",
+                "f(x) = (1/n) sum_i x_i",
+                "df/dx_i = 1/n",
+                "all: -> []; axis k: that axis is removed"
+            ),
+            Op::Reshape { .. } => spec!(
+                "Reshape",
+                Math,
+                "reshape",
+                ["x"],
+                "Same values, new shape (one dimension may be -1)",
+                "f(x) = x",
+                "the gradient is reshaped back",
+                "the given shape; it must hold the same number of values"
+            ),
+            Op::Flatten => spec!(
+                "Flatten",
+                Math,
+                "flatten",
+                ["x"],
+                "All values in one vector",
+                "f(x) = x",
+                "the gradient is reshaped back",
+                "[d1, d2, ...] -> [d1 * d2 * ...]"
+            ),
+            Op::Concat { .. } => spec!(
+                "Concat",
+                Math,
+                "concat",
+                [],
+                "Join inputs along an axis (scalars join into a vector)",
+                "f(x, y) = [x, y]",
+                "each input receives its slice of the gradient",
+                "sizes add along the axis; other dimensions must agree"
+            ),
+            Op::Dense { .. } => spec!(
+                "Dense",
+                Layers,
+                "dense",
+                ["x"],
+                "Fully connected layer with its own weight W [n, units] and bias b [units]",
+                "f(x) = x W + b",
+                "dJ/dx = dJ/df W^T, dJ/dW = x^T dJ/df, dJ/db = dJ/df",
+                "[n] -> [units]; parameters (n + 1) * units"
+            ),
+            Op::Identity => spec!(
+                "Identity",
+                Activations,
+                "identity",
+                ["x"],
+                "Linear activation: passes values through",
+                "f(x) = x",
+                "f'(x) = 1",
+                SAME
+            ),
+            Op::Step => spec!(
+                "Step",
+                Activations,
+                "step",
+                ["x"],
+                "Binary step: 1 for positive inputs, else 0",
+                "f(x) = 1 if x > 0, else 0",
+                "f'(x) = 0 (undefined at 0): no gradient flows back",
+                SAME
+            ),
+            Op::Sigmoid => spec!(
+                "Sigmoid",
+                Activations,
+                "sigmoid",
+                ["x"],
+                "Logistic sigmoid, squashes to (0, 1)",
+                "f(x) = 1 / (1 + e^-x)",
+                "f'(x) = f(x)(1 - f(x))",
+                SAME
+            ),
+            Op::Tanh => spec!(
+                "Tanh",
+                Activations,
+                "tanh",
+                ["x"],
+                "Hyperbolic tangent, squashes to (-1, 1)",
+                "f(x) = (e^x - e^-x) / (e^x + e^-x)",
+                "f'(x) = 1 - f(x)^2",
+                SAME
+            ),
+            Op::ReLU => spec!(
+                "ReLU",
+                Activations,
+                "relu",
+                ["x"],
+                "Rectified linear unit",
+                "f(x) = max(0, x)",
+                "f'(x) = 1 if x > 0, else 0 (undefined at 0)",
+                SAME
+            ),
+            Op::LeakyReLU { .. } => spec!(
+                "LeakyReLU",
+                Activations,
+                "leakyrelu",
+                ["x"],
+                "ReLU with a small fixed slope alpha for negative inputs",
+                "f(x) = x if x > 0, else alpha x",
+                "f'(x) = 1 if x > 0, else alpha",
+                SAME
+            ),
+            Op::PReLU { .. } => spec!(
+                "PReLU",
+                Activations,
+                "prelu",
+                ["x"],
+                "Leaky ReLU whose slope alpha is learned",
+                "f(x) = x if x > 0, else alpha x",
+                "f'(x) = 1 if x > 0, else alpha; df/dalpha = x if x <= 0, else 0",
+                SAME
+            ),
+            Op::Softmax => spec!(
+                "Softmax",
+                Activations,
+                "softmax",
+                ["x"],
+                "Turns scores into probabilities over the last axis",
+                "f(x)_i = e^x_i / sum_j e^x_j",
+                "df_i/dx_j = f_i (delta_ij - f_j)",
+                "same shape; sums to 1 along the last axis"
+            ),
+            Op::MSE => spec!(
+                "MSE",
+                Losses,
+                "mse",
+                ["pred", "target"],
+                "Mean squared error",
+                "L = (1/n) sum_i (pred_i - target_i)^2",
+                "dL/dpred_i = (2/n)(pred_i - target_i)",
+                LOSS_SHAPE
+            ),
+            Op::BCE => spec!(
+                "BCE",
+                Losses,
+                "bce",
+                ["pred", "target"],
+                "Binary cross-entropy of probabilities",
+                "L = -(1/n) sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)]",
+                "dL/dp_i = (1/n)(p_i - y_i) / (p_i (1 - p_i)); p is clamped to [1e-7, 1 - 1e-7]",
+                LOSS_SHAPE
+            ),
+            Op::CrossEntropy => spec!(
+                "CrossEntropy",
+                Losses,
+                "ce",
+                ["logits", "target"],
+                "Softmax + categorical cross-entropy; target is a class index or one-hot",
+                "L = -sum_i y_i ln softmax(z)_i",
+                "dL/dz = softmax(z) - y",
+                "logits [C]; target [] (class index) or [C] (one-hot); output []"
+            ),
+            Op::L1 => spec!(
+                "L1",
+                Losses,
+                "l1",
+                ["pred", "target"],
+                "Mean absolute error",
+                "L = (1/n) sum_i |pred_i - target_i|",
+                "dL/dpred_i = sign(pred_i - target_i) / n",
+                LOSS_SHAPE
+            ),
+        }
+    }
+
+    /// Every op with default settings, in menu order.
+    pub fn catalogue() -> Vec<Op> {
+        vec![
+            Op::Input,
+            Op::Constant,
+            Op::Parameter {
+                init: Init::XavierUniform,
+            },
+            Op::Add,
+            Op::Sub,
+            Op::Mul,
+            Op::Div,
+            Op::Neg,
+            Op::Pow { exponent: 2.0 },
+            Op::Exp,
+            Op::Log,
+            Op::Sqrt,
+            Op::Abs,
+            Op::Scale { factor: 2.0 },
+            Op::MatMul,
+            Op::Transpose,
+            Op::Sum { axis: None },
+            Op::Mean { axis: None },
+            Op::Reshape { shape: vec![-1] },
+            Op::Flatten,
+            Op::Concat {
+                inputs: 2,
+                axis: -1,
+            },
+            Op::Dense {
+                units: 4,
+                init: Init::XavierUniform,
+            },
+            Op::Identity,
+            Op::Step,
+            Op::Sigmoid,
+            Op::Tanh,
+            Op::ReLU,
+            Op::LeakyReLU { alpha: 0.01 },
+            Op::PReLU { init_alpha: 0.25 },
+            Op::Softmax,
+            Op::MSE,
+            Op::BCE,
+            Op::CrossEntropy,
+            Op::L1,
+        ]
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// Input port names, in order.
+    pub fn ports(&self) -> Vec<String> {
+        match self {
+            Op::Concat { inputs, .. } => (1..=*inputs).map(|i| format!("in{i}")).collect(),
+            _ => self.spec().ports.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    pub fn arity(&self) -> usize {
+        match self {
+            Op::Concat { inputs, .. } => *inputs,
+            _ => self.spec().ports.len(),
+        }
+    }
+
+    pub fn is_loss(&self) -> bool {
+        self.spec().category == Category::Losses
+    }
+
+    /// Ops whose node carries a value instead of computing one.
+    pub fn is_source(&self) -> bool {
+        matches!(self, Op::Input | Op::Constant | Op::Parameter { .. })
+    }
+
+    /// The shape rule. `value` is the node's stored value for source ops. Errors say what
+    /// is wrong in words a student can act on (the caller adds the node's name).
+    pub fn infer_shape(
+        &self,
+        inputs: &[&[usize]],
+        value: Option<&[usize]>,
+    ) -> Result<Shape, String> {
+        let one = || inputs[0].to_vec();
+        match self {
+            Op::Input | Op::Constant | Op::Parameter { .. } => value
+                .map(<[usize]>::to_vec)
+                .ok_or_else(|| "has no value: set one in its card or the .ron file".to_string()),
+            Op::Add | Op::Sub | Op::Mul | Op::Div => broadcast(inputs[0], inputs[1]),
+            Op::Neg
+            | Op::Pow { .. }
+            | Op::Exp
+            | Op::Log
+            | Op::Sqrt
+            | Op::Abs
+            | Op::Scale { .. }
+            | Op::Identity
+            | Op::Step
+            | Op::Sigmoid
+            | Op::Tanh
+            | Op::ReLU
+            | Op::LeakyReLU { .. }
+            | Op::PReLU { .. } => Ok(one()),
+            Op::Softmax => {
+                if inputs[0].is_empty() {
+                    Err("softmax of a single number is always 1: feed it a vector of scores".into())
+                } else {
+                    Ok(one())
+                }
+            }
+            Op::MatMul => matmul_shape(inputs[0], inputs[1]),
+            Op::Transpose => {
+                let mut s = one();
+                let r = s.len();
+                if r >= 2 {
+                    s.swap(r - 1, r - 2);
+                }
+                Ok(s)
+            }
+            Op::Sum { axis } | Op::Mean { axis } => match axis {
+                None => Ok(vec![]),
+                Some(a) => {
+                    let k = resolve_axis(*a, inputs[0].len())?;
+                    let mut s = one();
+                    s.remove(k);
+                    Ok(s)
+                }
+            },
+            Op::Reshape { shape } => reshape_shape(inputs[0], shape),
+            Op::Flatten => Ok(vec![numel(inputs[0])]),
+            Op::Concat { axis, .. } => concat_shape(inputs, *axis),
+            Op::Dense { units, .. } => {
+                if *units == 0 {
+                    return Err("has 0 units: give it at least 1".into());
+                }
+                match inputs[0].len() {
+                    0 | 1 => Ok(vec![*units]),
+                    _ => Err(format!(
+                        "expects a vector but gets {}: put a Flatten before it",
+                        fmt_shape(inputs[0])
+                    )),
+                }
+            }
+            Op::MSE | Op::BCE | Op::L1 => {
+                let (p, t) = (numel(inputs[0]), numel(inputs[1]));
+                if p != t {
+                    return Err(format!(
+                        "pred {} has {p} values but target {} has {t}: they must match",
+                        fmt_shape(inputs[0]),
+                        fmt_shape(inputs[1])
+                    ));
+                }
+                Ok(vec![])
+            }
+            Op::CrossEntropy => {
+                let (z, t) = (inputs[0], inputs[1]);
+                if z.len() != 1 {
+                    return Err(format!(
+                        "logits must be a vector of class scores [C], got {}",
+                        fmt_shape(z)
+                    ));
+                }
+                if !(t.is_empty() || t == z || t == [1]) {
+                    return Err(format!(
+                        "target must be a class index [] or one-hot {}, got {}",
+                        fmt_shape(z),
+                        fmt_shape(t)
+                    ));
+                }
+                Ok(vec![])
+            }
+        }
+    }
+
+    /// Tensors the node owns, given its input shapes (known once shapes are inferred).
+    pub fn owned_tensors(&self, inputs: &[&[usize]], value: Option<&[usize]>) -> Vec<OwnedTensor> {
+        let fans = |s: &[usize]| match s {
+            [] => (1, 1),
+            [n] => (*n, 1),
+            _ => (s[s.len() - 2], s[s.len() - 1]),
+        };
+        match self {
+            Op::Input | Op::Constant | Op::Parameter { .. } => {
+                let shape = value.map(<[usize]>::to_vec).unwrap_or_default();
+                let (fan_in, fan_out) = fans(&shape);
+                vec![OwnedTensor {
+                    key: "value",
+                    shape,
+                    trainable: matches!(self, Op::Parameter { .. }),
+                    fan_in,
+                    fan_out,
+                }]
+            }
+            Op::Dense { units, .. } => {
+                let n = inputs.first().map(|s| numel(s)).unwrap_or(1);
+                vec![
+                    OwnedTensor {
+                        key: "weight",
+                        shape: vec![n, *units],
+                        trainable: true,
+                        fan_in: n,
+                        fan_out: *units,
+                    },
+                    OwnedTensor {
+                        key: "bias",
+                        shape: vec![*units],
+                        trainable: true,
+                        fan_in: n,
+                        fan_out: *units,
+                    },
+                ]
+            }
+            Op::PReLU { .. } => {
+                vec![OwnedTensor {
+                    key: "alpha",
+                    shape: vec![],
+                    trainable: true,
+                    fan_in: 1,
+                    fan_out: 1,
+                }]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// How an owned tensor starts when the node does not store one (or the stored one no
+    /// longer fits).
+    pub fn initializer(&self, key: &str) -> Init {
+        match (self, key) {
+            (Op::Parameter { init }, _) => init.clone(),
+            (Op::Dense { init, .. }, "weight") => init.clone(),
+            (Op::PReLU { init_alpha }, _) => Init::Constant { value: *init_alpha },
+            _ => Init::Zeros,
+        }
+    }
+}
+
+fn resolve_axis(axis: i64, rank: usize) -> Result<usize, String> {
+    let r = rank as i64;
+    let k = if axis < 0 { axis + r } else { axis };
+    if k < 0 || k >= r {
+        return Err(format!(
+            "axis {axis} is out of range for an input with {rank} dimension(s)"
+        ));
+    }
+    Ok(k as usize)
+}
+
+/// NumPy broadcasting, right-aligned.
+pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Shape, String> {
+    let r = a.len().max(b.len());
+    let mut out = vec![0; r];
+    for i in 0..r {
+        let da = if i + a.len() >= r {
+            a[i + a.len() - r]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= r {
+            b[i + b.len() - r]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(format!(
+                    "shapes {} and {} do not fit together element-wise: sizes must match or be 1",
+                    fmt_shape(a),
+                    fmt_shape(b)
+                ));
+            }
+        };
+    }
+    Ok(out)
+}
+
+fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Shape, String> {
+    if a.is_empty() || b.is_empty() {
+        return Err("MatMul needs vectors or matrices: use Mul to multiply by a scalar".into());
+    }
+    let inner_a = a[a.len() - 1];
+    let inner_b = if b.len() == 1 { b[0] } else { b[b.len() - 2] };
+    if inner_a != inner_b {
+        return Err(format!(
+            "inner sizes differ: {} x {} needs {} = {}",
+            fmt_shape(a),
+            fmt_shape(b),
+            inner_a,
+            inner_b
+        ));
+    }
+    let lead_a = if a.len() > 2 {
+        &a[..a.len() - 2]
+    } else {
+        &[][..]
+    };
+    let lead_b = if b.len() > 2 {
+        &b[..b.len() - 2]
+    } else {
+        &[][..]
+    };
+    let mut out = broadcast(lead_a, lead_b)?;
+    if a.len() >= 2 {
+        out.push(a[a.len() - 2]);
+    }
+    if b.len() >= 2 {
+        out.push(b[b.len() - 1]);
+    }
+    Ok(out)
+}
+
+fn reshape_shape(input: &[usize], target: &[i64]) -> Result<Shape, String> {
+    let n = numel(input);
+    let free: Vec<usize> = (0..target.len()).filter(|&i| target[i] == -1).collect();
+    if free.len() > 1 {
+        return Err("at most one dimension may be -1".into());
+    }
+    if let Some(bad) = target.iter().find(|&&d| d < -1 || d == 0) {
+        return Err(format!(
+            "dimension {bad} is not allowed: use sizes >= 1, or -1 once"
+        ));
+    }
+    let known = target
+        .iter()
+        .filter(|&&d| d > 0)
+        .fold(1usize, |acc, &d| acc.saturating_mul(d as usize));
+    let mut out: Shape = target.iter().map(|&d| d.max(0) as usize).collect();
+    if let Some(&i) = free.first() {
+        if known == 0 || n % known != 0 {
+            return Err(format!("cannot reshape {n} values into {target:?}"));
+        }
+        out[i] = n / known;
+    } else if known != n {
+        return Err(format!(
+            "cannot reshape {} ({n} values) into {} ({known} values)",
+            fmt_shape(input),
+            fmt_shape(&out)
+        ));
+    }
+    Ok(out)
+}
+
+fn concat_shape(inputs: &[&[usize]], axis: i64) -> Result<Shape, String> {
+    if inputs.iter().all(|s| s.is_empty()) {
+        return Ok(vec![inputs.len()]);
+    }
+    let first = inputs[0];
+    let k = resolve_axis(axis, first.len())?;
+    let mut out = first.to_vec();
+    out[k] = 0;
+    for s in inputs {
+        if s.len() != first.len() || (0..s.len()).any(|i| i != k && s[i] != first[i]) {
+            return Err(format!(
+                "inputs {} and {} differ outside axis {axis}",
+                fmt_shape(first),
+                fmt_shape(s)
+            ));
+        }
+        out[k] += s[k];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(op: Op, inputs: &[&[usize]], expected: Result<&[usize], &str>) {
+        let got = op.infer_shape(inputs, None);
+        match expected {
+            Ok(s) => assert_eq!(got, Ok(s.to_vec()), "{op:?} {inputs:?}"),
+            Err(fragment) => {
+                let msg = got.expect_err("expected a shape error");
+                assert!(
+                    msg.contains(fragment),
+                    "{msg:?} should contain {fragment:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shape_rules() {
+        check(Op::Add, &[&[], &[3]], Ok(&[3]));
+        check(Op::Mul, &[&[2, 1], &[3]], Ok(&[2, 3]));
+        check(Op::Sub, &[&[2], &[3]], Err("do not fit"));
+        check(Op::MatMul, &[&[2, 3], &[3, 4]], Ok(&[2, 4]));
+        check(Op::MatMul, &[&[3], &[3, 4]], Ok(&[4]));
+        check(Op::MatMul, &[&[2, 3], &[3]], Ok(&[2]));
+        check(Op::MatMul, &[&[3], &[3]], Ok(&[]));
+        check(Op::MatMul, &[&[2, 3], &[2, 3]], Err("inner sizes"));
+        check(Op::MatMul, &[&[], &[3]], Err("use Mul"));
+        check(Op::Transpose, &[&[2, 3]], Ok(&[3, 2]));
+        check(Op::Transpose, &[&[3]], Ok(&[3]));
+        check(Op::Sum { axis: None }, &[&[2, 3]], Ok(&[]));
+        check(Op::Mean { axis: Some(0) }, &[&[2, 3]], Ok(&[3]));
+        check(Op::Sum { axis: Some(-1) }, &[&[2, 3]], Ok(&[2]));
+        check(Op::Sum { axis: Some(2) }, &[&[2, 3]], Err("out of range"));
+        check(Op::Reshape { shape: vec![3, -1] }, &[&[2, 3]], Ok(&[3, 2]));
+        check(
+            Op::Reshape { shape: vec![4] },
+            &[&[2, 3]],
+            Err("cannot reshape"),
+        );
+        check(
+            Op::Reshape {
+                shape: vec![-1, -1],
+            },
+            &[&[2, 3]],
+            Err("at most one"),
+        );
+        check(Op::Flatten, &[&[2, 3, 4]], Ok(&[24]));
+        check(
+            Op::Concat {
+                inputs: 2,
+                axis: -1,
+            },
+            &[&[], &[]],
+            Ok(&[2]),
+        );
+        check(
+            Op::Concat { inputs: 2, axis: 0 },
+            &[&[2, 3], &[1, 3]],
+            Ok(&[3, 3]),
+        );
+        check(
+            Op::Concat { inputs: 2, axis: 0 },
+            &[&[2, 3], &[1, 2]],
+            Err("differ"),
+        );
+        check(
+            Op::Dense {
+                units: 5,
+                init: Init::Zeros,
+            },
+            &[&[3]],
+            Ok(&[5]),
+        );
+        check(
+            Op::Dense {
+                units: 5,
+                init: Init::Zeros,
+            },
+            &[&[2, 3]],
+            Err("Flatten"),
+        );
+        check(Op::Softmax, &[&[]], Err("vector"));
+        check(Op::MSE, &[&[1], &[]], Ok(&[]));
+        check(Op::BCE, &[&[2], &[3]], Err("must match"));
+        check(Op::CrossEntropy, &[&[4], &[]], Ok(&[]));
+        check(Op::CrossEntropy, &[&[4], &[4]], Ok(&[]));
+        check(Op::CrossEntropy, &[&[4], &[3]], Err("one-hot"));
+    }
+
+    #[test]
+    fn every_op_is_documented() {
+        for op in Op::catalogue() {
+            let s = op.spec();
+            assert!(!s.formula.is_empty() && !s.derivative.is_empty() && !s.summary.is_empty());
+            assert_eq!(op.ports().len(), op.arity());
+        }
+        assert!(Op::Step.spec().derivative.contains("undefined at 0"));
+        assert!(Op::Sigmoid.spec().derivative.contains("f(x)(1 - f(x))"));
+    }
+}

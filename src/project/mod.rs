@@ -1,0 +1,356 @@
+//! Projects on disk: load (`FILE:LINE:COL: what is wrong`), save (deterministic and atomic).
+//!
+//! **Architecture Invariant:** loading never changes anything on disk, and saving either
+//! replaces the whole file or leaves the old one (temp file + rename).
+
+pub mod format;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ron::extensions::Extensions;
+use thiserror::Error;
+
+use crate::analysis::{Diagnostic, Severity};
+use crate::graph::{Array, Graph, Node, NodeId};
+pub use format::{FORMAT_VERSION, NodeFile, ProjectFile, ValueFile};
+
+#[derive(Debug, Error)]
+pub enum ProjectError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{col}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: written by a newer nodegrad (format version {found}); this build reads version {FORMAT_VERSION}: update nodegrad to open it"
+    )]
+    NewerVersion { path: String, found: u32 },
+    #[error("{path}: cannot save: {message}")]
+    Serialize { path: String, message: String },
+}
+
+/// A loaded project: its graph plus what the file said about itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Project {
+    pub title: String,
+    pub description: String,
+    pub graph: Graph,
+    /// Problems found while loading that do not stop it (an input naming an unknown node,
+    /// say). They are errors for `check` and shown in the editor.
+    pub load_diagnostics: Vec<Diagnostic>,
+}
+
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
+}
+
+/// 1-based line and column of the `nth` occurrence of `needle` (for semantic errors).
+fn locate(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+    let Some((offset, _)) = text.match_indices(needle).nth(nth) else {
+        return (1, 1);
+    };
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
+    (line, col)
+}
+
+impl Project {
+    pub fn from_graph(graph: Graph) -> Self {
+        Self {
+            graph,
+            ..Self::default()
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ProjectError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses project text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ProjectError> {
+        let invalid = |line, col, message: String| ProjectError::Invalid {
+            path: path.to_string(),
+            line,
+            col,
+            message,
+        };
+        if let Ok(probe) = ron_options().from_str::<format::VersionProbe>(text) {
+            if probe.version > FORMAT_VERSION {
+                return Err(ProjectError::NewerVersion {
+                    path: path.to_string(),
+                    found: probe.version,
+                });
+            }
+        }
+        let file: ProjectFile = ron_options()
+            .from_str(text)
+            .map_err(|e| invalid(e.span.start.line, e.span.start.col, e.code.to_string()))?;
+        if file.version != FORMAT_VERSION {
+            let (l, c) = locate(text, "version", 0);
+            return Err(invalid(
+                l,
+                c,
+                format!(
+                    "unknown format version {} (this build reads {FORMAT_VERSION})",
+                    file.version
+                ),
+            ));
+        }
+        Self::from_file(file).map_err(|(needle, nth, msg)| {
+            let (l, c) = locate(text, &needle, nth);
+            invalid(l, c, msg)
+        })
+    }
+
+    /// Builds the graph. Fatal problems come back as (text to locate, occurrence, message).
+    fn from_file(file: ProjectFile) -> Result<Self, (String, usize, String)> {
+        let mut graph = Graph::new();
+        graph.seed = file.seed;
+        let mut by_name: BTreeMap<String, NodeId> = BTreeMap::new();
+        let mut seen_ids = BTreeMap::new();
+        let mut next_free = file.nodes.iter().filter_map(|n| n.id).max().unwrap_or(0) + 1;
+        let mut ids = Vec::with_capacity(file.nodes.len());
+        for (i, nf) in file.nodes.iter().enumerate() {
+            let quoted = format!("\"{}\"", nf.name);
+            if !crate::graph::is_valid_name(&nf.name) {
+                return Err((
+                    quoted,
+                    0,
+                    format!(
+                        "`{}` is not a valid node name: use letters, digits and _",
+                        nf.name
+                    ),
+                ));
+            }
+            if by_name.contains_key(&nf.name) {
+                let nth = file.nodes[..i].iter().filter(|n| n.name == nf.name).count();
+                return Err((
+                    quoted,
+                    nth,
+                    format!("two nodes are named `{}`: names must be unique", nf.name),
+                ));
+            }
+            let id = match nf.id {
+                Some(id) => {
+                    if let Some(other) = seen_ids.insert(id, nf.name.clone()) {
+                        return Err((
+                            quoted,
+                            0,
+                            format!("`{}` has id {id}, already used by `{other}`", nf.name),
+                        ));
+                    }
+                    id
+                }
+                None => {
+                    next_free += 1;
+                    next_free - 1
+                }
+            };
+            let mut tensors = BTreeMap::new();
+            if let Some(v) = &nf.value {
+                tensors.insert(
+                    "value".to_string(),
+                    to_array(v)
+                        .map_err(|m| (quoted.clone(), 0, format!("value of `{}`: {m}", nf.name)))?,
+                );
+            }
+            for (key, v) in &nf.params {
+                tensors.insert(
+                    key.clone(),
+                    to_array(v)
+                        .map_err(|m| (quoted.clone(), 0, format!("{key} of `{}`: {m}", nf.name)))?,
+                );
+            }
+            by_name.insert(nf.name.clone(), NodeId(id));
+            ids.push(NodeId(id));
+            graph.insert_node(Node {
+                id: NodeId(id),
+                name: nf.name.clone(),
+                op: nf.op.clone(),
+                pos: [nf.pos.0, nf.pos.1],
+                tensors,
+            });
+        }
+        let mut load_diagnostics = Vec::new();
+        for (nf, &id) in file.nodes.iter().zip(&ids) {
+            let ports = nf.op.ports();
+            for (port_name, producer) in &nf.inputs {
+                let place = format!("node `{}` input `{port_name}`", nf.name);
+                let diag = |message: String| Diagnostic {
+                    severity: Severity::Error,
+                    node: Some(id),
+                    port: None,
+                    place: place.clone(),
+                    message,
+                };
+                let Some(port) = ports.iter().position(|p| p == port_name) else {
+                    load_diagnostics.push(diag(format!(
+                        "does not exist: a {} has inputs {}",
+                        nf.op.name(),
+                        if ports.is_empty() {
+                            "none".to_string()
+                        } else {
+                            ports.join(", ")
+                        }
+                    )));
+                    continue;
+                };
+                match by_name.get(producer) {
+                    Some(&from) => graph.connect_unchecked(from, id, port),
+                    None => load_diagnostics.push(Diagnostic {
+                        port: Some(port),
+                        ..diag(format!(
+                            "names `{producer}`, but no node is called that: fix the name"
+                        ))
+                    }),
+                }
+            }
+        }
+        if let Some(out) = &file.output {
+            match by_name.get(out) {
+                Some(&id) => graph.output = Some(id),
+                None => load_diagnostics.push(Diagnostic::graph(
+                    Severity::Error,
+                    format!("the output names `{out}`, but no node is called that"),
+                )),
+            }
+        }
+        Ok(Self {
+            title: file.title,
+            description: file.description,
+            graph,
+            load_diagnostics,
+        })
+    }
+
+    /// The file structs for this project, nodes sorted by id.
+    pub fn to_file(&self) -> ProjectFile {
+        let g = &self.graph;
+        let name = |id: NodeId| g.node(id).map(|n| n.name.clone()).unwrap_or_default();
+        let nodes = g
+            .nodes()
+            .map(|n| {
+                let ports = n.op.ports();
+                let inputs = (0..n.op.arity())
+                    .filter_map(|p| g.input(n.id, p).map(|src| (ports[p].clone(), name(src))))
+                    .collect();
+                let mut params = BTreeMap::new();
+                let mut value = None;
+                for (key, arr) in &n.tensors {
+                    if key == "value" {
+                        value = Some(to_value_file(arr));
+                    } else {
+                        params.insert(key.clone(), to_value_file(arr));
+                    }
+                }
+                NodeFile {
+                    id: Some(n.id.0),
+                    name: n.name.clone(),
+                    op: n.op.clone(),
+                    value,
+                    params,
+                    inputs,
+                    pos: (n.pos[0], n.pos[1]),
+                }
+            })
+            .collect();
+        ProjectFile {
+            version: FORMAT_VERSION,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            output: g.output.map(name),
+            seed: g.seed,
+            nodes,
+        }
+    }
+
+    /// The exact text `save` writes.
+    pub fn to_ron(&self) -> Result<String, String> {
+        let pretty = ron::ser::PrettyConfig::new()
+            .extensions(Extensions::IMPLICIT_SOME)
+            .depth_limit(3)
+            .indentor("    ");
+        let mut text = ron::Options::default()
+            .to_string_pretty(&self.to_file(), pretty)
+            .map_err(|e| e.to_string())?;
+        text.push('\n');
+        Ok(text)
+    }
+
+    /// Writes atomically: a temp file in the same folder, flushed, then renamed over `path`.
+    pub fn save(&self, path: &Path) -> Result<(), ProjectError> {
+        let shown = path.display().to_string();
+        let text = self.to_ron().map_err(|message| ProjectError::Serialize {
+            path: shown.clone(),
+            message,
+        })?;
+        write_atomic(path, text.as_bytes()).map_err(|source| ProjectError::Write {
+            path: shown,
+            source,
+        })
+    }
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir: PathBuf = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn to_array(v: &ValueFile) -> Result<Array, String> {
+    match v {
+        ValueFile::Scalar(x) => Ok(Array::scalar(*x)),
+        ValueFile::Vector(xs) => Ok(Array::vector(xs.clone())),
+        ValueFile::Tensor { shape, data } => Array::new(shape.clone(), data.clone()),
+    }
+}
+
+fn to_value_file(a: &Array) -> ValueFile {
+    match a.shape() {
+        [] => ValueFile::Scalar(a.data()[0]),
+        [_] => ValueFile::Vector(a.data().to_vec()),
+        s => ValueFile::Tensor {
+            shape: s.to_vec(),
+            data: a.data().to_vec(),
+        },
+    }
+}
+
+/// Loads every `.ron` in a folder, sorted by name (the examples menu and the tests use it).
+pub fn list_projects(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
