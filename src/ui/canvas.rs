@@ -1,0 +1,626 @@
+//! The node canvas: egui-snarl shows the graph; this module keeps snarl's copy in step with
+//! the document (an id map between snarl nodes and graph nodes) and turns what the user
+//! does on it into `Edit`s. The graph is the truth; snarl is only a view of it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use egui::emath::TSTransform;
+use egui::{Color32, Modifiers, Pos2, Rect, Stroke, Ui, Vec2};
+use egui_snarl::ui::{AnyPins, PinInfo, PinPlacement, SnarlStyle, SnarlViewer, SnarlWidget};
+use egui_snarl::{InPin, InPinId, NodeId as SnarlId, OutPin, OutPinId, Snarl};
+
+use crate::analysis::{Analysis, Severity};
+use crate::exec::Evaluation;
+use crate::graph::{Graph, NodeId};
+
+use super::card;
+use super::document::{Document, Edit};
+use super::menus::{Filter, add_node_menu};
+
+pub const CANVAS_ID: &str = "nodegrad-canvas";
+
+/// Where a pin was drawn last frame, in screen points (tests drag wires between them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PinRef {
+    In(NodeId, usize),
+    Out(NodeId),
+}
+
+#[derive(Default)]
+pub struct Canvas {
+    snarl: Snarl<NodeId>,
+    to_snarl: BTreeMap<NodeId, SnarlId>,
+    synced_revision: u64,
+    pub selection: BTreeSet<NodeId>,
+    last_snarl_selection: Vec<SnarlId>,
+    /// Fit the graph into the view on the next frame.
+    pub fit_requested: bool,
+    /// Frames left in which to keep fitting (new nodes are measured over a few frames).
+    fit_frames: u8,
+    /// Focus this node on the next frame (from the diagnostics list).
+    pub focus_requested: Option<NodeId>,
+    /// The add-node popup opened by Space / Shift+A: (screen pos, graph pos).
+    pub add_popup: Option<(Pos2, Pos2)>,
+    pub show_wire_grads: bool,
+    /// Node rectangles in graph space, from the last frame.
+    node_rects: BTreeMap<NodeId, Rect>,
+    pin_rows: BTreeMap<PinRef, f32>,
+    pub pin_screen: BTreeMap<PinRef, Pos2>,
+    to_global: TSTransform,
+}
+
+impl Canvas {
+    /// Makes snarl's nodes and wires match the graph (after any change to the document).
+    fn sync(&mut self, graph: &Graph) {
+        let stale: Vec<NodeId> = self
+            .to_snarl
+            .keys()
+            .filter(|id| graph.node(**id).is_none())
+            .copied()
+            .collect();
+        for id in stale {
+            if let Some(sid) = self.to_snarl.remove(&id) {
+                self.snarl.remove_node(sid);
+            }
+        }
+        for node in graph.nodes() {
+            let pos = Pos2::new(node.pos[0], node.pos[1]);
+            match self.to_snarl.get(&node.id) {
+                Some(&sid) => {
+                    if let Some(info) = self.snarl.get_node_info_mut(sid) {
+                        info.pos = pos;
+                    }
+                }
+                None => {
+                    let sid = self.snarl.insert_node(pos, node.id);
+                    self.to_snarl.insert(node.id, sid);
+                }
+            }
+        }
+        let wires: Vec<(OutPinId, InPinId)> = self.snarl.wires().collect();
+        for (o, i) in wires {
+            self.snarl.disconnect(o, i);
+        }
+        for e in graph.edges() {
+            if let (Some(&f), Some(&t)) = (self.to_snarl.get(&e.from), self.to_snarl.get(&e.to)) {
+                self.snarl.connect(
+                    OutPinId { node: f, output: 0 },
+                    InPinId {
+                        node: t,
+                        input: e.port,
+                    },
+                );
+            }
+        }
+        self.selection.retain(|id| graph.node(*id).is_some());
+        self.node_rects.retain(|id, _| graph.node(*id).is_some());
+        self.pin_rows.retain(|pin, _| match pin {
+            PinRef::In(id, port) => graph.node(*id).is_some_and(|n| *port < n.op.arity()),
+            PinRef::Out(id) => graph.node(*id).is_some(),
+        });
+    }
+
+    pub fn select_only(&mut self, ids: impl IntoIterator<Item = NodeId>) {
+        self.selection = ids.into_iter().collect();
+    }
+
+    /// The graph position under a screen position.
+    pub fn graph_pos(&self, screen: Pos2) -> Pos2 {
+        self.to_global.inverse() * screen
+    }
+
+    /// Shows the canvas; pushes the user's edits into `edits` and returns a status message
+    /// when something was refused.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        doc: &Document,
+        analysis: &Analysis,
+        eval: Option<&Evaluation>,
+        edits: &mut Vec<Edit>,
+    ) {
+        if self.synced_revision != doc.revision() {
+            self.sync(doc.graph());
+            self.synced_revision = doc.revision();
+        }
+        let view_rect = ui.available_rect_before_wrap();
+        if self.fit_requested {
+            self.fit_frames = 3;
+            self.fit_requested = false;
+        }
+        // The mouse wheel zooms about the pointer (as in Blender); dragging the canvas pans.
+        let mut zoom = None;
+        if ui.rect_contains_pointer(view_rect) && self.add_popup.is_none() {
+            let (scroll, pointer) = ui.input_mut(|i| {
+                let d = i.smooth_scroll_delta.y;
+                i.smooth_scroll_delta = Vec2::ZERO;
+                (d, i.pointer.hover_pos())
+            });
+            if scroll != 0.0 {
+                zoom = pointer.map(|p| (p, (scroll / 200.0).exp()));
+            }
+        }
+        let mut clicked: Option<(NodeId, Modifiers)> = None;
+        let mut viewer = Viewer {
+            graph: doc.graph(),
+            analysis,
+            eval,
+            edits,
+            selection: &self.selection,
+            clicked: &mut clicked,
+            node_rects: &mut self.node_rects,
+            pin_rows: &mut self.pin_rows,
+            view: view_rect,
+            fit: self.fit_frames > 0,
+            focus: self.focus_requested.take(),
+            zoom,
+            to_global: &mut self.to_global,
+            show_wire_grads: self.show_wire_grads,
+        };
+        if self.fit_frames > 0 {
+            self.fit_frames -= 1;
+            ui.ctx().request_repaint();
+        }
+        let widget = SnarlWidget::new()
+            .id(egui::Id::new(CANVAS_ID))
+            .style(style());
+        let resp = widget.show(&mut self.snarl, &mut viewer, ui);
+
+        // Selection: click selects one, Ctrl-click toggles, a click on empty canvas clears,
+        // Shift-drag draws a box (snarl's own selection, adopted when it changes).
+        if let Some((id, mods)) = clicked {
+            if mods.command {
+                if !self.selection.remove(&id) {
+                    self.selection.insert(id);
+                }
+            } else if !mods.shift {
+                self.select_only([id]);
+            }
+        } else if resp.clicked() && !resp.ctx.input(|i| i.modifiers.shift) {
+            self.selection.clear();
+        }
+        let snarl_sel = egui_snarl::ui::get_selected_nodes(egui::Id::new(CANVAS_ID), ui.ctx());
+        if snarl_sel != self.last_snarl_selection {
+            if !snarl_sel.is_empty() {
+                self.selection = snarl_sel
+                    .iter()
+                    .filter_map(|sid| self.snarl.get_node(*sid).copied())
+                    .collect();
+            }
+            self.last_snarl_selection = snarl_sel;
+        }
+
+        // Node drags: snarl moved its copy; record the new positions as one edit.
+        let moved: Vec<(NodeId, [f32; 2])> = self
+            .snarl
+            .nodes_pos_ids()
+            .filter_map(|(_, pos, id)| {
+                let node = doc.graph().node(*id)?;
+                ((node.pos[0] - pos.x).abs() > 0.01 || (node.pos[1] - pos.y).abs() > 0.01)
+                    .then_some((*id, [pos.x, pos.y]))
+            })
+            .collect();
+        if !moved.is_empty() {
+            edits.push(Edit::Move(moved));
+        }
+
+        // Pin positions in screen space (for tests and for dropping wires precisely).
+        self.pin_screen.clear();
+        for (pin, y) in &self.pin_rows {
+            let (id, left) = match pin {
+                PinRef::In(id, _) => (id, true),
+                PinRef::Out(id) => (id, false),
+            };
+            if let Some(r) = self.node_rects.get(id) {
+                let x = if left { r.left() } else { r.right() };
+                self.pin_screen
+                    .insert(*pin, self.to_global * Pos2::new(x, *y));
+            }
+        }
+
+        self.add_popup_ui(ui, edits);
+    }
+
+    fn add_popup_ui(&mut self, ui: &mut Ui, edits: &mut Vec<Edit>) {
+        let Some((screen, graph_pos)) = self.add_popup else {
+            return;
+        };
+        let area = egui::Area::new(egui::Id::new("add-node-popup"))
+            .fixed_pos(screen)
+            .order(egui::Order::Foreground)
+            .show(ui.ctx(), |ui| {
+                egui::Frame::popup(ui.style())
+                    .show(ui, |ui| {
+                        ui.label(egui::RichText::new("Add node").strong());
+                        add_node_menu(ui, egui::Id::new("add-popup-search"), Filter::All)
+                    })
+                    .inner
+            });
+        let escape = ui.input(|i| i.key_pressed(egui::Key::Escape));
+        let clicked_outside = area.response.clicked_elsewhere();
+        if let Some(op) = area.inner {
+            edits.push(Edit::AddNode {
+                op,
+                pos: [graph_pos.x, graph_pos.y],
+                from: None,
+                to: None,
+            });
+            self.add_popup = None;
+        } else if escape || clicked_outside {
+            self.add_popup = None;
+        }
+    }
+}
+
+fn style() -> SnarlStyle {
+    let mut s = SnarlStyle::new();
+    s.pin_placement = Some(PinPlacement::Edge);
+    s.pin_size = Some(10.0);
+    s.collapsible = Some(false);
+    s.centering = Some(false);
+    s.min_scale = Some(0.1);
+    s.max_scale = Some(2.0);
+    s
+}
+
+/// Colour of a pin by what flows through it: scalars, vectors, matrices, images.
+fn rank_color(shape: Option<&Vec<usize>>) -> Color32 {
+    match shape.map(|s| s.len()) {
+        Some(0) => Color32::from_rgb(80, 180, 160),
+        Some(1) => Color32::from_rgb(90, 140, 230),
+        Some(2) => Color32::from_rgb(170, 110, 220),
+        Some(_) => Color32::from_rgb(220, 130, 180),
+        None => Color32::from_gray(130),
+    }
+}
+
+struct Viewer<'a> {
+    graph: &'a Graph,
+    analysis: &'a Analysis,
+    eval: Option<&'a Evaluation>,
+    edits: &'a mut Vec<Edit>,
+    selection: &'a BTreeSet<NodeId>,
+    clicked: &'a mut Option<(NodeId, Modifiers)>,
+    node_rects: &'a mut BTreeMap<NodeId, Rect>,
+    pin_rows: &'a mut BTreeMap<PinRef, f32>,
+    view: Rect,
+    fit: bool,
+    focus: Option<NodeId>,
+    zoom: Option<(Pos2, f32)>,
+    to_global: &'a mut TSTransform,
+    show_wire_grads: bool,
+}
+
+impl SnarlViewer<NodeId> for Viewer<'_> {
+    fn title(&mut self, node: &NodeId) -> String {
+        self.graph
+            .node(*node)
+            .map(|n| n.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn show_header(
+        &mut self,
+        node: SnarlId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<NodeId>,
+    ) {
+        let Some(n) = self.graph.node(snarl[node]) else {
+            return;
+        };
+        let s = n.op.spec();
+        let output = self.analysis.output == Some(n.id);
+        let title = if output {
+            format!("{}  ◎", n.name)
+        } else {
+            n.name.clone()
+        };
+        ui.label(egui::RichText::new(title).strong())
+            .on_hover_text(format!(
+                "{} ({})\n{}\nf: {}\nderivative: {}\nshape: {}{}",
+                s.name,
+                s.category.label(),
+                s.summary,
+                s.formula,
+                s.derivative,
+                s.shape_rule,
+                if output {
+                    "\n◎ the output: gradients are d(this)/d(node)"
+                } else {
+                    ""
+                }
+            ));
+        ui.label(egui::RichText::new(s.name).small().weak());
+    }
+
+    fn inputs(&mut self, node: &NodeId) -> usize {
+        self.graph.node(*node).map(|n| n.op.arity()).unwrap_or(0)
+    }
+
+    fn outputs(&mut self, _node: &NodeId) -> usize {
+        1
+    }
+
+    fn show_input(
+        &mut self,
+        pin: &InPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<NodeId>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let id = snarl[pin.id.node];
+        let ports = self
+            .graph
+            .node(id)
+            .map(|n| n.op.ports())
+            .unwrap_or_default();
+        let name = ports.get(pin.id.input).cloned().unwrap_or_default();
+        let src = self.graph.input(id, pin.id.input);
+        let mut text = name.clone();
+        if self.show_wire_grads {
+            if let (Some(src), Some(ev)) = (src, self.eval) {
+                if let Some(g) = ev.edges.get(&crate::graph::Edge {
+                    from: src,
+                    to: id,
+                    port: pin.id.input,
+                }) {
+                    text = format!("{name} ← {}", card::value_text(g));
+                }
+            }
+        }
+        let missing = src.is_none();
+        let r = ui.label(if missing {
+            egui::RichText::new(text).color(Color32::from_rgb(230, 90, 70))
+        } else {
+            egui::RichText::new(text)
+        });
+        self.pin_rows
+            .insert(PinRef::In(id, pin.id.input), r.rect.center().y);
+        let shape = src.and_then(|s| self.analysis.shapes.get(&s));
+        PinInfo::circle().with_fill(rank_color(shape))
+    }
+
+    fn show_output(
+        &mut self,
+        pin: &OutPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<NodeId>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let id = snarl[pin.id.node];
+        let shape = self.analysis.shapes.get(&id);
+        let r = ui.label(
+            egui::RichText::new(
+                shape
+                    .map(|s| card::shape_label(s))
+                    .unwrap_or_else(|| "?".into()),
+            )
+            .small(),
+        );
+        self.pin_rows.insert(PinRef::Out(id), r.rect.center().y);
+        PinInfo::circle().with_fill(rank_color(shape))
+    }
+
+    fn has_body(&mut self, _node: &NodeId) -> bool {
+        true
+    }
+
+    fn show_body(
+        &mut self,
+        node: SnarlId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<NodeId>,
+    ) {
+        let Some(n) = self.graph.node(snarl[node]) else {
+            return;
+        };
+        ui.vertical(|ui| {
+            ui.set_max_width(230.0);
+            card::settings_ui(ui, n, self.edits);
+            card::results_ui(ui, n, self.analysis, self.eval);
+        });
+    }
+
+    fn node_frame(
+        &mut self,
+        default: egui::Frame,
+        node: SnarlId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        snarl: &Snarl<NodeId>,
+    ) -> egui::Frame {
+        let id = snarl[node];
+        let error = self
+            .analysis
+            .diagnostics_for(id)
+            .any(|d| d.severity == Severity::Error);
+        let mut frame = default;
+        if error {
+            frame.stroke = Stroke::new(2.0, Color32::from_rgb(230, 70, 60));
+        }
+        if self.selection.contains(&id) {
+            frame.stroke = Stroke::new(2.5, Color32::from_rgb(90, 170, 255));
+        }
+        frame
+    }
+
+    fn final_node_rect(
+        &mut self,
+        node: SnarlId,
+        rect: Rect,
+        ui: &mut Ui,
+        snarl: &mut Snarl<NodeId>,
+    ) {
+        let id = snarl[node];
+        self.node_rects.insert(id, rect);
+        let (clicked, pointer) =
+            ui.input(|i| (i.pointer.primary_clicked(), i.pointer.interact_pos()));
+        let on_screen = *self.to_global * rect;
+        if clicked && pointer.is_some_and(|p| on_screen.contains(p)) {
+            *self.clicked = Some((id, ui.input(|i| i.modifiers)));
+        }
+    }
+
+    fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<NodeId>) -> bool {
+        true
+    }
+
+    fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<NodeId>) {
+        ui.label(egui::RichText::new("Add node").strong());
+        if let Some(op) = add_node_menu(ui, egui::Id::new("graph-menu-search"), Filter::All) {
+            self.edits.push(Edit::AddNode {
+                op,
+                pos: [pos.x, pos.y],
+                from: None,
+                to: None,
+            });
+            ui.close();
+        }
+    }
+
+    fn has_dropped_wire_menu(&mut self, _src: AnyPins, _snarl: &mut Snarl<NodeId>) -> bool {
+        true
+    }
+
+    fn show_dropped_wire_menu(
+        &mut self,
+        pos: Pos2,
+        ui: &mut Ui,
+        src: AnyPins,
+        snarl: &mut Snarl<NodeId>,
+    ) {
+        ui.label(egui::RichText::new("Add and connect").strong());
+        let (filter, from, to) = match src {
+            AnyPins::Out(pins) => (Filter::WithInput, pins.first().map(|p| snarl[p.node]), None),
+            AnyPins::In(pins) => (
+                Filter::All,
+                None,
+                pins.first().map(|p| (snarl[p.node], p.input)),
+            ),
+        };
+        if let Some(op) = add_node_menu(ui, egui::Id::new("wire-menu-search"), filter) {
+            self.edits.push(Edit::AddNode {
+                op,
+                pos: [pos.x, pos.y],
+                from,
+                to,
+            });
+            ui.close();
+        }
+    }
+
+    fn has_node_menu(&mut self, _node: &NodeId) -> bool {
+        true
+    }
+
+    fn show_node_menu(
+        &mut self,
+        node: SnarlId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<NodeId>,
+    ) {
+        let id = snarl[node];
+        let Some(n) = self.graph.node(id) else { return };
+        let rename_id = egui::Id::new(("rename", id.0));
+        let mut name: String = ui
+            .data_mut(|d| d.get_temp(rename_id))
+            .unwrap_or_else(|| n.name.clone());
+        ui.horizontal(|ui| {
+            ui.label("name");
+            let r = ui.text_edit_singleline(&mut name);
+            ui.data_mut(|d| d.insert_temp(rename_id, name.clone()));
+            if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) && name != n.name {
+                self.edits.push(Edit::Rename(id, name.clone()));
+                ui.data_mut(|d| d.remove::<String>(rename_id));
+                ui.close();
+            }
+        });
+        let is_output = self.graph.output == Some(id);
+        if ui
+            .button(if is_output {
+                "Unset as output"
+            } else {
+                "Set as output"
+            })
+            .clicked()
+        {
+            self.edits
+                .push(Edit::SetOutput(if is_output { None } else { Some(id) }));
+            ui.close();
+        }
+        if ui.button("Duplicate  (Ctrl+D)").clicked() {
+            self.edits.push(Edit::Duplicate(vec![id]));
+            ui.close();
+        }
+        if ui.button("Delete  (Del)").clicked() {
+            self.edits.push(Edit::Remove(vec![id]));
+            ui.close();
+        }
+    }
+
+    fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<NodeId>) {
+        self.edits.push(Edit::Connect {
+            from: snarl[from.id.node],
+            to: snarl[to.id.node],
+            port: to.id.input,
+        });
+    }
+
+    fn disconnect(&mut self, _from: &OutPin, to: &InPin, snarl: &mut Snarl<NodeId>) {
+        self.edits.push(Edit::Disconnect {
+            to: snarl[to.id.node],
+            port: to.id.input,
+        });
+    }
+
+    fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<NodeId>) {
+        self.edits.push(Edit::Disconnect {
+            to: snarl[pin.id.node],
+            port: pin.id.input,
+        });
+    }
+
+    fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<NodeId>) {
+        for remote in &pin.remotes {
+            self.edits.push(Edit::Disconnect {
+                to: snarl[remote.node],
+                port: remote.input,
+            });
+        }
+    }
+
+    fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<NodeId>) {
+        if let Some((pointer, factor)) = self.zoom {
+            let new_scale = (to_global.scaling * factor).clamp(0.1, 2.0);
+            let f = new_scale / to_global.scaling;
+            // Keep the graph point under the pointer where it is.
+            *to_global = TSTransform::from_translation(pointer.to_vec2())
+                * TSTransform::from_scaling(f)
+                * TSTransform::from_translation(-pointer.to_vec2())
+                * *to_global;
+        }
+        let target = match (self.fit, self.focus) {
+            (true, _) => {
+                let bb = self
+                    .node_rects
+                    .values()
+                    .fold(Rect::NOTHING, |a, r| a.union(*r));
+                bb.is_positive().then(|| bb.expand(40.0))
+            }
+            (false, Some(id)) => self.node_rects.get(&id).map(|r| r.expand(300.0)),
+            _ => None,
+        };
+        if let Some(bb) = target {
+            let view = self.view;
+            let s = (view.width() / bb.width())
+                .min(view.height() / bb.height())
+                .clamp(0.1, 1.5);
+            *to_global = TSTransform::new(view.center().to_vec2() - bb.center().to_vec2() * s, s);
+        }
+        *self.to_global = *to_global;
+    }
+}

@@ -1,0 +1,382 @@
+//! What a node card shows inside: settings editors, the value editor of inputs, the
+//! per-sample shape, the live value and gradient, and the node's diagnostics.
+
+use egui::{Color32, RichText, Ui};
+
+use crate::analysis::{Analysis, Severity};
+use crate::exec::Evaluation;
+use crate::graph::{Array, Init, Node, Op, fmt_number, fmt_shape};
+
+use super::document::Edit;
+
+/// Largest tensor shown element by element on a card; bigger ones get min/mean/max.
+const SHOW_ALL: usize = 8;
+
+pub fn value_text(a: &Array) -> String {
+    if a.shape().is_empty() {
+        return fmt_number(a.data()[0]);
+    }
+    if a.len() <= SHOW_ALL {
+        let items: Vec<String> = a.data().iter().map(|v| fmt_number(*v)).collect();
+        return format!("[{}]", items.join(", "));
+    }
+    let (min, mean, max) = a.min_mean_max();
+    format!(
+        "min {} mean {} max {}",
+        fmt_number(min),
+        fmt_number(mean),
+        fmt_number(max)
+    )
+}
+
+/// "scalar", "[3]", "[2, 3]".
+pub fn shape_label(shape: &[usize]) -> String {
+    if shape.is_empty() {
+        "scalar".into()
+    } else {
+        fmt_shape(shape)
+    }
+}
+
+/// Text a person can type for a value: `5`, `1, 2, 3`, or rows split by `;`.
+pub fn editable_text(a: &Array) -> String {
+    let join = |xs: &[f64]| {
+        xs.iter()
+            .map(|v| fmt_number(*v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match a.shape() {
+        [] => fmt_number(a.data()[0]),
+        [_] => join(a.data()),
+        [_, cols] => a
+            .data()
+            .chunks(*cols)
+            .map(join)
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => join(a.data()),
+    }
+}
+
+/// Parses `editable_text`'s format back: rows split by `;` make a matrix.
+pub fn parse_value(text: &str) -> Result<Array, String> {
+    let rows: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    if rows.len() <= 1 {
+        return Array::parse_list(rows.first().copied().unwrap_or(""));
+    }
+    let mut data = Vec::new();
+    let mut cols = None;
+    for r in &rows {
+        let row = Array::parse_list(r)?;
+        if *cols.get_or_insert(row.len()) != row.len() {
+            return Err("every row needs the same number of values".into());
+        }
+        data.extend_from_slice(row.data());
+    }
+    Array::new(vec![rows.len(), cols.unwrap_or(0)], data)
+}
+
+/// Gives a widget an accessible name ("k of scale1"), so screen readers and tests find it.
+fn named(resp: egui::Response, name: String) -> egui::Response {
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::DragValue, true, name.clone()));
+    resp
+}
+
+fn f64_setting(ui: &mut Ui, node: &str, label: &str, v: &mut f64, speed: f64) -> bool {
+    ui.horizontal(|ui| {
+        ui.label(label);
+        named(
+            ui.add(egui::DragValue::new(v).speed(speed).max_decimals(6)),
+            format!("{label} of {node}"),
+        )
+        .changed()
+    })
+    .inner
+}
+
+fn init_setting(ui: &mut Ui, id: egui::Id, init: &mut Init) -> bool {
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        ui.label("init");
+        egui::ComboBox::from_id_salt(id)
+            .selected_text(format!("{init:?}"))
+            .show_ui(ui, |ui| {
+                for choice in [
+                    Init::Zeros,
+                    Init::Constant { value: 0.1 },
+                    Init::Uniform {
+                        low: -1.0,
+                        high: 1.0,
+                    },
+                    Init::Normal {
+                        mean: 0.0,
+                        std: 1.0,
+                    },
+                    Init::XavierUniform,
+                    Init::XavierNormal,
+                    Init::HeUniform,
+                    Init::HeNormal,
+                ] {
+                    let same = std::mem::discriminant(&choice) == std::mem::discriminant(init);
+                    let label = format!("{choice:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    if ui.selectable_label(same, label).clicked() && !same {
+                        *init = choice;
+                        changed = true;
+                    }
+                }
+            });
+    });
+    changed
+}
+
+fn axis_setting(ui: &mut Ui, id: egui::Id, axis: &mut Option<i64>) -> bool {
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        ui.label("axis");
+        let text = axis.map(|a| a.to_string()).unwrap_or_else(|| "all".into());
+        egui::ComboBox::from_id_salt(id)
+            .selected_text(text)
+            .show_ui(ui, |ui| {
+                for choice in [None, Some(0), Some(1), Some(2), Some(-1)] {
+                    let label = choice
+                        .map(|a: i64| a.to_string())
+                        .unwrap_or_else(|| "all".into());
+                    if ui.selectable_label(*axis == choice, label).clicked() && *axis != choice {
+                        *axis = choice;
+                        changed = true;
+                    }
+                }
+            });
+    });
+    changed
+}
+
+/// A text field that keeps what is being typed until it parses.
+fn text_setting(
+    ui: &mut Ui,
+    id: egui::Id,
+    label: &str,
+    name: String,
+    current: String,
+    hint: &str,
+) -> Option<String> {
+    ui.horizontal(|ui| {
+        ui.label(label);
+        let mut buf = ui
+            .data_mut(|d| d.get_temp::<String>(id))
+            .unwrap_or_else(|| current.clone());
+        let resp = ui.add(
+            egui::TextEdit::singleline(&mut buf)
+                .desired_width(110.0)
+                .hint_text(hint)
+                .id(id.with("edit")),
+        );
+        resp.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, name.clone())
+        });
+        if resp.has_focus() || resp.lost_focus() {
+            ui.data_mut(|d| d.insert_temp(id, buf.clone()));
+        }
+        if !resp.has_focus() && !resp.lost_focus() {
+            ui.data_mut(|d| d.remove::<String>(id));
+        }
+        (resp.changed() || resp.lost_focus()).then_some(buf)
+    })
+    .inner
+}
+
+/// Settings of the op and, for inputs, the value. Emits edits; never changes the graph.
+pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
+    let id = ui.id().with(("settings", node.id.0));
+    let mut op = node.op.clone();
+    let changed = match &mut op {
+        Op::Pow { exponent } => f64_setting(ui, &node.name, "p", exponent, 0.1),
+        Op::Scale { factor } => f64_setting(ui, &node.name, "k", factor, 0.1),
+        Op::LeakyReLU { alpha } => f64_setting(ui, &node.name, "alpha", alpha, 0.01),
+        Op::PReLU { init_alpha } => f64_setting(ui, &node.name, "alpha0", init_alpha, 0.01),
+        Op::Sum { axis } | Op::Mean { axis } => axis_setting(ui, id.with("axis"), axis),
+        Op::Parameter { init } => init_setting(ui, id.with("init"), init),
+        Op::Dense { units, init } => {
+            let a = ui
+                .horizontal(|ui| {
+                    ui.label("units");
+                    named(
+                        ui.add(egui::DragValue::new(units).range(1..=1_000_000)),
+                        format!("units of {}", node.name),
+                    )
+                    .changed()
+                })
+                .inner;
+            init_setting(ui, id.with("init"), init) || a
+        }
+        Op::Concat { inputs, axis } => {
+            ui.horizontal(|ui| {
+                ui.label("inputs");
+                let a = ui.add(egui::DragValue::new(inputs).range(2..=8)).changed();
+                ui.label("axis");
+                a | ui.add(egui::DragValue::new(axis).range(-3..=2)).changed()
+            })
+            .inner
+        }
+        Op::Reshape { shape } => {
+            let current = shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            match text_setting(
+                ui,
+                id.with("reshape"),
+                "shape",
+                format!("shape of {}", node.name),
+                current.clone(),
+                "3, -1",
+            ) {
+                Some(text) if text != current => {
+                    let parsed: Result<Vec<i64>, _> =
+                        text.split(',').map(|s| s.trim().parse::<i64>()).collect();
+                    match parsed {
+                        Ok(v) if !v.is_empty() => {
+                            *shape = v;
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    };
+    if changed {
+        edits.push(Edit::SetOp(node.id, op));
+    }
+    if node.op.is_source() {
+        value_editor(ui, node, edits);
+    }
+}
+
+fn value_editor(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
+    let current = node.value().cloned().unwrap_or_else(|| Array::scalar(0.0));
+    if current.shape().is_empty() {
+        let mut v = current.data()[0];
+        let resp = ui
+            .horizontal(|ui| {
+                ui.label("drag");
+                named(
+                    ui.add(egui::DragValue::new(&mut v).speed(0.1).max_decimals(6)),
+                    format!("value of {}", node.name),
+                )
+            })
+            .inner
+            .on_hover_text("Drag to change the value and watch every gradient follow");
+        if resp.changed() {
+            edits.push(Edit::SetTensor(node.id, "value".into(), Array::scalar(v)));
+        }
+    }
+    let id = ui.id().with(("value-text", node.id.0));
+    let text = editable_text(&current);
+    if let Some(typed) = text_setting(
+        ui,
+        id,
+        "set",
+        format!("values of {}", node.name),
+        text.clone(),
+        "5 or 1, 2 or 1, 2; 3, 4",
+    ) {
+        if typed != text {
+            match parse_value(&typed) {
+                Ok(v) if v != current => edits.push(Edit::SetTensor(node.id, "value".into(), v)),
+                Ok(_) => {}
+                Err(e) => {
+                    ui.colored_label(Color32::from_rgb(220, 80, 60), e);
+                }
+            }
+        }
+    }
+}
+
+/// Shape, `value | grad`, owned tensors and diagnostics.
+pub fn results_ui(ui: &mut Ui, node: &Node, analysis: &Analysis, eval: Option<&Evaluation>) {
+    let mono = |s: String| RichText::new(s).monospace();
+    let shape = analysis
+        .shapes
+        .get(&node.id)
+        .map(|s| shape_label(s))
+        .unwrap_or_else(|| "?".into());
+    let params = analysis
+        .param_counts
+        .get(&node.id)
+        .map(|p| format!("  ({p} params)"))
+        .unwrap_or_default();
+    ui.label(
+        RichText::new(format!("shape {shape}{params}"))
+            .small()
+            .weak(),
+    );
+    let ev = eval.and_then(|e| e.nodes.get(&node.id));
+    let value = ev
+        .map(|e| value_text(&e.value))
+        .unwrap_or_else(|| "—".into());
+    let grad = ev
+        .and_then(|e| e.grad.as_ref())
+        .map(value_text)
+        .unwrap_or_else(|| "—".into());
+    ui.label(mono(format!("value {value}")));
+    ui.label(mono(format!("grad  {grad}")).color(Color32::from_rgb(200, 120, 40)));
+    if let Some(ev) = ev {
+        for (key, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
+            let g = t
+                .grad
+                .as_ref()
+                .map(value_text)
+                .unwrap_or_else(|| "—".into());
+            ui.label(mono(format!("{key} {}", value_text(&t.value))).small())
+                .on_hover_text(format!(
+                    "{key} {}: value and gradient\ngrad {g}",
+                    fmt_shape(t.value.shape())
+                ));
+        }
+    }
+    for d in analysis.diagnostics_for(node.id).chain(
+        eval.into_iter()
+            .flat_map(|e| e.diagnostics.iter().filter(|d| d.node == Some(node.id))),
+    ) {
+        let color = match d.severity {
+            Severity::Error => Color32::from_rgb(230, 70, 60),
+            Severity::Warning => Color32::from_rgb(220, 170, 40),
+            Severity::Info => ui.visuals().weak_text_color(),
+        };
+        ui.add(egui::Label::new(RichText::new(&d.message).color(color).small()).wrap());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_text_round_trips() {
+        for a in [
+            Array::scalar(2.5),
+            Array::vector(vec![1.0, -2.0]),
+            Array::new(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap(),
+        ] {
+            assert_eq!(parse_value(&editable_text(&a)).unwrap(), a);
+        }
+        assert!(parse_value("1, 2; 3").unwrap_err().contains("same number"));
+        assert_eq!(
+            value_text(&Array::zeros(vec![20])),
+            "min 0.0 mean 0.0 max 0.0"
+        );
+    }
+}

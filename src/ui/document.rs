@@ -1,0 +1,464 @@
+//! The open document: the project, its file, unsaved-changes state and undo. Every edit
+//! goes through `Document::apply`, the one place where the graph changes and undo lives.
+//! No egui here, so it is tested headless.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::graph::{Array, Graph, Node, NodeId, Op};
+use crate::project::{Project, ProjectError};
+
+/// One user edit. Panels and the canvas emit these; `Document::apply` runs them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Edit {
+    /// Adds a node; optionally wires `from` into its first input (a wire dropped on the
+    /// canvas) or its output into `to` (a wire dragged back from an input).
+    AddNode {
+        op: Op,
+        pos: [f32; 2],
+        from: Option<NodeId>,
+        to: Option<(NodeId, usize)>,
+    },
+    Remove(Vec<NodeId>),
+    Connect {
+        from: NodeId,
+        to: NodeId,
+        port: usize,
+    },
+    Disconnect {
+        to: NodeId,
+        port: usize,
+    },
+    /// Absolute positions after a drag.
+    Move(Vec<(NodeId, [f32; 2])>),
+    Rename(NodeId, String),
+    SetOp(NodeId, Op),
+    SetTensor(NodeId, String, Array),
+    SetOutput(Option<NodeId>),
+    /// Inserts a copied fragment (project RON text) at an offset; names are made unique.
+    Paste {
+        text: String,
+        offset: [f32; 2],
+    },
+    Duplicate(Vec<NodeId>),
+}
+
+impl Edit {
+    /// Edits with the same key in quick succession (typing, dragging) form one undo step.
+    fn merge_key(&self) -> Option<String> {
+        match self {
+            Edit::Move(items) => Some(format!(
+                "move {:?}",
+                items.iter().map(|(id, _)| id.0).collect::<Vec<_>>()
+            )),
+            Edit::Rename(id, _) => Some(format!("rename {}", id.0)),
+            Edit::SetOp(id, _) => Some(format!("op {}", id.0)),
+            Edit::SetTensor(id, key, _) => Some(format!("tensor {} {key}", id.0)),
+            _ => None,
+        }
+    }
+}
+
+const MERGE_WINDOW: Duration = Duration::from_millis(1200);
+
+/// Revisions are unique across documents, so a view that remembers one can never mistake a
+/// newly opened document for the one it last showed.
+fn next_revision() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[derive(Debug)]
+pub struct Document {
+    pub project: Project,
+    pub path: Option<PathBuf>,
+    /// Bumped by every change; views compare it to know when to recompute.
+    revision: u64,
+    /// Bumped by changes that can change values (everything but moving nodes).
+    semantic_revision: u64,
+    saved_revision: u64,
+    undo: Vec<Graph>,
+    redo: Vec<Graph>,
+    last_merge: Option<(String, Instant)>,
+    /// Nodes created by the last add/paste/duplicate (the canvas selects them).
+    pub last_created: Vec<NodeId>,
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Self::new(Project::from_graph(Graph::new()), None)
+    }
+}
+
+impl Document {
+    pub fn new(project: Project, path: Option<PathBuf>) -> Self {
+        let revision = next_revision();
+        Self {
+            project,
+            path,
+            revision,
+            semantic_revision: revision,
+            saved_revision: revision,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            last_merge: None,
+            last_created: Vec::new(),
+        }
+    }
+
+    pub fn open(path: &Path) -> Result<Self, ProjectError> {
+        Ok(Self::new(Project::load(path)?, Some(path.to_path_buf())))
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.project.graph
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Changes only when values may change: analysis and evaluation key on it.
+    pub fn semantic_revision(&self) -> u64 {
+        self.semantic_revision
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.revision != self.saved_revision
+    }
+
+    /// Marks the document as changed (used when it was restored from a recovery file).
+    pub fn mark_dirty(&mut self) {
+        self.revision = next_revision();
+        self.semantic_revision = self.revision;
+    }
+
+    /// "computational-graph.ron" or "untitled".
+    pub fn display_name(&self) -> String {
+        self.path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "untitled".into())
+    }
+
+    pub fn save_to(&mut self, path: &Path) -> Result<(), ProjectError> {
+        self.project.save(path)?;
+        self.path = Some(path.to_path_buf());
+        self.saved_revision = self.revision;
+        Ok(())
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    pub fn undo(&mut self) -> bool {
+        let Some(prev) = self.undo.pop() else {
+            return false;
+        };
+        let now = std::mem::replace(&mut self.project.graph, prev);
+        self.redo.push(now);
+        self.after_change();
+        true
+    }
+
+    pub fn redo(&mut self) -> bool {
+        let Some(next) = self.redo.pop() else {
+            return false;
+        };
+        let now = std::mem::replace(&mut self.project.graph, next);
+        self.undo.push(now);
+        self.after_change();
+        true
+    }
+
+    fn after_change(&mut self) {
+        self.revision = next_revision();
+        self.semantic_revision = self.revision;
+        self.last_merge = None;
+    }
+
+    /// Applies an edit as one undo step (merged with the previous one when it continues it).
+    /// On error nothing changes and the message says why.
+    pub fn apply(&mut self, edit: Edit) -> Result<(), String> {
+        let mut next = self.project.graph.clone();
+        let created = apply_to(&mut next, &edit)?;
+        if next == self.project.graph {
+            return Ok(());
+        }
+        let key = edit.merge_key();
+        let now = Instant::now();
+        let merges = matches!((&key, &self.last_merge), (Some(k), Some((last, at))) if k == last && now.duration_since(*at) < MERGE_WINDOW);
+        let prev = std::mem::replace(&mut self.project.graph, next);
+        if !merges {
+            self.undo.push(prev);
+        }
+        self.redo.clear();
+        self.revision = next_revision();
+        if !matches!(edit, Edit::Move(_)) {
+            self.semantic_revision = self.revision;
+        }
+        self.last_merge = key.map(|k| (k, now));
+        if !created.is_empty() {
+            self.last_created = created;
+        }
+        Ok(())
+    }
+
+    /// The selected nodes and the wires between them, as project RON text (the clipboard).
+    pub fn copy_text(&self, ids: &BTreeSet<NodeId>) -> Option<String> {
+        if ids.is_empty() {
+            return None;
+        }
+        let g = self.graph();
+        let mut sub = Graph::new();
+        for id in ids {
+            sub.insert_node(g.node(*id)?.clone());
+        }
+        for e in g
+            .edges()
+            .filter(|e| ids.contains(&e.from) && ids.contains(&e.to))
+        {
+            sub.connect_unchecked(e.from, e.to, e.port);
+        }
+        Project::from_graph(sub).to_ron().ok()
+    }
+}
+
+/// Runs one edit on a graph; returns the nodes it created.
+fn apply_to(g: &mut Graph, edit: &Edit) -> Result<Vec<NodeId>, String> {
+    match edit {
+        Edit::AddNode { op, pos, from, to } => {
+            let id = g.add(op.clone(), *pos);
+            if let Some(src) = from {
+                if op.arity() > 0 {
+                    g.connect(*src, id, 0).map_err(|e| e.to_string())?;
+                }
+            }
+            if let Some((dst, port)) = to {
+                g.connect(id, *dst, *port).map_err(|e| e.to_string())?;
+            }
+            Ok(vec![id])
+        }
+        Edit::Remove(ids) => {
+            for id in ids {
+                g.remove(*id);
+            }
+            Ok(vec![])
+        }
+        Edit::Connect { from, to, port } => g
+            .connect(*from, *to, *port)
+            .map(|_| vec![])
+            .map_err(|e| e.to_string()),
+        Edit::Disconnect { to, port } => {
+            g.disconnect(*to, *port);
+            Ok(vec![])
+        }
+        Edit::Move(items) => {
+            for (id, pos) in items {
+                if let Some(n) = g.node_mut(*id) {
+                    n.pos = *pos;
+                }
+            }
+            Ok(vec![])
+        }
+        Edit::Rename(id, name) => g
+            .rename(*id, name)
+            .map(|_| vec![])
+            .map_err(|e| e.to_string()),
+        Edit::SetOp(id, op) => g
+            .set_op(*id, op.clone())
+            .map(|_| vec![])
+            .map_err(|e| e.to_string()),
+        Edit::SetTensor(id, key, value) => g
+            .set_tensor(*id, key, value.clone())
+            .map(|_| vec![])
+            .map_err(|e| e.to_string()),
+        Edit::SetOutput(id) => {
+            g.output = *id;
+            Ok(vec![])
+        }
+        Edit::Paste { text, offset } => {
+            let fragment =
+                Project::parse(text, "clipboard").map_err(|e| format!("cannot paste: {e}"))?;
+            Ok(insert_fragment(g, &fragment.graph, *offset))
+        }
+        Edit::Duplicate(ids) => {
+            let mut sub = Graph::new();
+            for id in ids {
+                if let Some(n) = g.node(*id) {
+                    sub.insert_node(n.clone());
+                }
+            }
+            let edges: Vec<_> = g
+                .edges()
+                .filter(|e| ids.contains(&e.from) && ids.contains(&e.to))
+                .collect();
+            for e in edges {
+                sub.connect_unchecked(e.from, e.to, e.port);
+            }
+            Ok(insert_fragment(g, &sub, [40.0, 40.0]))
+        }
+    }
+}
+
+/// Copies `fragment` into `g` with fresh ids, unique names and shifted positions.
+fn insert_fragment(g: &mut Graph, fragment: &Graph, offset: [f32; 2]) -> Vec<NodeId> {
+    let mut map: BTreeMap<NodeId, NodeId> = BTreeMap::new();
+    for n in fragment.nodes() {
+        let id = g.add(n.op.clone(), [n.pos[0] + offset[0], n.pos[1] + offset[1]]);
+        let name = if g.find(&n.name).is_none() {
+            n.name.clone()
+        } else {
+            unique_copy_name(g, &n.name)
+        };
+        let _ = g.rename(id, &name);
+        if let Some(node) = g.node_mut(id) {
+            node.tensors = n.tensors.clone();
+        }
+        map.insert(n.id, id);
+    }
+    for e in fragment.edges() {
+        if let (Some(&from), Some(&to)) = (map.get(&e.from), map.get(&e.to)) {
+            g.connect_unchecked(from, to, e.port);
+        }
+    }
+    map.into_values().collect()
+}
+
+fn unique_copy_name(g: &Graph, base: &str) -> String {
+    (2..)
+        .map(|i| format!("{base}_{i}"))
+        .find(|n| g.find(n).is_none())
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// Convenience for tests and menus: the node a name refers to.
+pub fn node_named<'a>(doc: &'a Document, name: &str) -> Option<&'a Node> {
+    doc.graph().find(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(doc: &mut Document, op: Op) -> NodeId {
+        doc.apply(Edit::AddNode {
+            op,
+            pos: [0.0, 0.0],
+            from: None,
+            to: None,
+        })
+        .unwrap();
+        doc.last_created[0]
+    }
+
+    #[test]
+    fn undo_redo_every_kind_of_edit() {
+        let mut doc = Document::default();
+        assert!(!doc.is_dirty());
+        let a = add(&mut doc, Op::Input);
+        let n = add(&mut doc, Op::Neg);
+        doc.apply(Edit::Connect {
+            from: a,
+            to: n,
+            port: 0,
+        })
+        .unwrap();
+        doc.apply(Edit::Rename(a, "a".into())).unwrap();
+        doc.apply(Edit::SetTensor(a, "value".into(), Array::scalar(4.0)))
+            .unwrap();
+        assert!(doc.is_dirty());
+        let full = doc.graph().clone();
+        assert!(doc.undo()); // value
+        assert_eq!(
+            doc.graph().node(a).unwrap().value(),
+            Some(&Array::scalar(0.0))
+        );
+        assert!(doc.undo()); // rename
+        assert!(doc.undo()); // connect
+        assert_eq!(doc.graph().edge_count(), 0);
+        assert!(doc.undo() && doc.undo()); // two adds
+        assert!(doc.graph().is_empty());
+        assert!(!doc.undo());
+        for _ in 0..5 {
+            assert!(doc.redo());
+        }
+        assert_eq!(doc.graph(), &full);
+    }
+
+    #[test]
+    fn typing_merges_into_one_step_and_errors_change_nothing() {
+        let mut doc = Document::default();
+        let a = add(&mut doc, Op::Input);
+        for v in [1.0, 12.0, 123.0] {
+            doc.apply(Edit::SetTensor(a, "value".into(), Array::scalar(v)))
+                .unwrap();
+        }
+        assert!(doc.undo());
+        assert_eq!(
+            doc.graph().node(a).unwrap().value(),
+            Some(&Array::scalar(0.0))
+        );
+        let n = add(&mut doc, Op::Neg);
+        doc.apply(Edit::Connect {
+            from: a,
+            to: n,
+            port: 0,
+        })
+        .unwrap();
+        let before = doc.revision();
+        let err = doc
+            .apply(Edit::Connect {
+                from: n,
+                to: n,
+                port: 0,
+            })
+            .unwrap_err();
+        assert!(err.contains("cycle"), "{err}");
+        assert_eq!(doc.revision(), before);
+        assert!(
+            doc.apply(Edit::Rename(n, "x1".into()))
+                .unwrap_err()
+                .contains("exists already")
+        );
+    }
+
+    #[test]
+    fn copy_paste_and_duplicate_keep_wires_and_make_names_unique() {
+        let mut doc = Document::default();
+        let a = add(&mut doc, Op::Input);
+        let n = add(&mut doc, Op::Neg);
+        doc.apply(Edit::Connect {
+            from: a,
+            to: n,
+            port: 0,
+        })
+        .unwrap();
+        let text = doc.copy_text(&BTreeSet::from([a, n])).unwrap();
+        doc.apply(Edit::Paste {
+            text,
+            offset: [10.0, 10.0],
+        })
+        .unwrap();
+        assert_eq!(doc.graph().len(), 4);
+        assert_eq!(doc.graph().edge_count(), 2);
+        assert!(doc.graph().find("x1_2").is_some() && doc.graph().find("neg1_2").is_some());
+        doc.apply(Edit::Duplicate(vec![n])).unwrap();
+        assert_eq!(doc.graph().len(), 5);
+        assert!(
+            doc.apply(Edit::Paste {
+                text: "nonsense".into(),
+                offset: [0.0, 0.0]
+            })
+            .unwrap_err()
+            .contains("clipboard:1:")
+        );
+    }
+}

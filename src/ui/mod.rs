@@ -1,0 +1,48 @@
+//! The window: eframe + egui + egui-snarl. The only layer that imports egui.
+//!
+//! **Architecture Invariant:** the UI never changes the graph directly: panels and the
+//! canvas emit `Edit`s and `AppCommand`s, which the app applies once per frame, after
+//! layout, through `Document::apply` (where undo lives).
+
+pub mod app;
+pub mod canvas;
+pub mod card;
+pub mod document;
+pub mod files;
+pub mod menus;
+pub mod panels;
+
+use std::path::PathBuf;
+
+pub use app::{AppConfig, NodegradApp};
+
+pub const APP_NAME: &str = "nodegrad";
+
+/// Opens the window; returns when it closes.
+pub fn run(config: AppConfig) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(APP_NAME)
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true)
+            .with_app_id(APP_NAME),
+        ..Default::default()
+    };
+    eframe::run_native(
+        APP_NAME,
+        options,
+        Box::new(move |cc| Ok(Box::new(NodegradApp::new(cc, config)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// The folder of example projects shipped with nodegrad.
+pub fn examples_dir() -> PathBuf {
+    let here = PathBuf::from("projects");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("projects")
+    }
+}

@@ -1,0 +1,328 @@
+//! The panels around the canvas: menu bar, status bar, inspector, and modal dialogs.
+
+use egui::{Color32, RichText, Ui};
+
+use crate::analysis::Severity;
+use crate::graph::fmt_shape;
+use crate::project::list_projects;
+
+use super::app::{AppCommand, NodegradApp, Pending};
+use super::card;
+
+pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
+    egui::Panel::top("menu").show(ui, |ui| {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                let mut cmd = |ui: &mut Ui, label: &str, shortcut: &str, c: AppCommand| {
+                    if ui
+                        .add(egui::Button::new(label).shortcut_text(shortcut))
+                        .clicked()
+                    {
+                        app.commands.push(c);
+                        ui.close();
+                    }
+                };
+                cmd(ui, "New", "Ctrl+N", AppCommand::New);
+                cmd(ui, "Open…", "Ctrl+O", AppCommand::Open(None));
+                cmd(ui, "Save", "Ctrl+S", AppCommand::Save);
+                cmd(ui, "Save As…", "Ctrl+Shift+S", AppCommand::SaveAs);
+                ui.menu_button("Open example", |ui| {
+                    for path in list_projects(&super::examples_dir()) {
+                        let name = path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if ui.button(name).clicked() {
+                            app.commands.push(AppCommand::Open(Some(path)));
+                            ui.close();
+                        }
+                    }
+                });
+                ui.menu_button("Recent files", |ui| {
+                    if app.settings.recent.is_empty() {
+                        ui.weak("none yet");
+                    }
+                    for path in app.settings.recent.clone() {
+                        if ui.button(path.display().to_string()).clicked() {
+                            app.commands.push(AppCommand::Open(Some(path)));
+                            ui.close();
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    app.commands.push(AppCommand::Quit);
+                    ui.close();
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                let items = [
+                    ("Undo", "Ctrl+Z", AppCommand::Undo, app.doc.can_undo()),
+                    ("Redo", "Ctrl+Shift+Z", AppCommand::Redo, app.doc.can_redo()),
+                    (
+                        "Copy",
+                        "Ctrl+C",
+                        AppCommand::Copy,
+                        !app.canvas.selection.is_empty(),
+                    ),
+                    (
+                        "Duplicate",
+                        "Ctrl+D",
+                        AppCommand::Duplicate,
+                        !app.canvas.selection.is_empty(),
+                    ),
+                    (
+                        "Delete",
+                        "Del",
+                        AppCommand::Delete,
+                        !app.canvas.selection.is_empty(),
+                    ),
+                    ("Select all", "Ctrl+A", AppCommand::SelectAll, true),
+                ];
+                for (label, shortcut, c, enabled) in items {
+                    if ui
+                        .add_enabled(enabled, egui::Button::new(label).shortcut_text(shortcut))
+                        .clicked()
+                    {
+                        app.commands.push(c);
+                        ui.close();
+                    }
+                }
+                ui.weak("Paste: Ctrl+V. Add a node: right-click, Space or Shift+A.");
+            });
+            ui.menu_button("View", |ui| {
+                if ui
+                    .add(egui::Button::new("Fit graph to view").shortcut_text("F"))
+                    .clicked()
+                {
+                    app.commands.push(AppCommand::Fit);
+                    ui.close();
+                }
+                ui.checkbox(&mut app.settings.show_wire_grads, "Show gradients on wires");
+                ui.checkbox(&mut app.settings.show_inspector, "Inspector panel");
+                if ui
+                    .button(if app.settings.dark {
+                        "Light theme"
+                    } else {
+                        "Dark theme"
+                    })
+                    .clicked()
+                {
+                    app.commands.push(AppCommand::ToggleTheme);
+                    ui.close();
+                }
+            });
+            ui.separator();
+            if ui
+                .button("Fit")
+                .on_hover_text("Fit the graph to the view (F)")
+                .clicked()
+            {
+                app.commands.push(AppCommand::Fit);
+            }
+            if ui
+                .add_enabled(app.doc.can_undo(), egui::Button::new("⟲ Undo"))
+                .clicked()
+            {
+                app.commands.push(AppCommand::Undo);
+            }
+            if ui
+                .add_enabled(app.doc.can_redo(), egui::Button::new("⟳ Redo"))
+                .clicked()
+            {
+                app.commands.push(AppCommand::Redo);
+            }
+        });
+    });
+}
+
+pub fn status_bar(app: &mut NodegradApp, ui: &mut Ui) {
+    egui::Panel::bottom("status").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.label(app.engine.describe());
+            ui.separator();
+            let mut diags: Vec<_> = app
+                .doc
+                .project
+                .load_diagnostics
+                .iter()
+                .chain(&app.analysis.diagnostics)
+                .collect();
+            if let Some(ev) = &app.eval {
+                diags.extend(&ev.diagnostics);
+            }
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            let warnings = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .count();
+            let label = RichText::new(format!("{errors} error(s), {warnings} warning(s)")).color(
+                if errors > 0 {
+                    Color32::from_rgb(230, 80, 60)
+                } else {
+                    ui.visuals().text_color()
+                },
+            );
+            ui.menu_button(label, |ui| {
+                if diags.is_empty() {
+                    ui.weak("no diagnostics");
+                }
+                for d in &diags {
+                    if ui.button(d.to_string()).clicked() {
+                        if let Some(id) = d.node {
+                            app.commands.push(AppCommand::Focus(id));
+                        }
+                        ui.close();
+                    }
+                }
+            });
+            ui.separator();
+            ui.label(format!("{} parameter(s)", app.analysis.total_params));
+            ui.separator();
+            let output = app
+                .analysis
+                .output
+                .and_then(|id| app.doc.graph().node(id))
+                .map(|n| n.name.clone());
+            ui.label(format!("output: {}", output.as_deref().unwrap_or("none")));
+            if let Some(e) = &app.eval_error {
+                ui.separator();
+                ui.colored_label(Color32::from_rgb(230, 80, 60), e);
+            }
+            ui.separator();
+            ui.label(&app.message);
+        });
+    });
+}
+
+/// The selected node in full: its documentation and every number.
+pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
+    egui::Panel::right("inspector")
+        .resizable(true)
+        .default_size(260.0)
+        .show(ui, |ui| {
+            ui.heading("Inspector");
+            let selected: Vec<_> = app
+                .canvas
+                .selection
+                .iter()
+                .filter_map(|id| app.doc.graph().node(*id))
+                .collect();
+            let [node] = selected.as_slice() else {
+                ui.weak(if selected.is_empty() {
+                    "Click a node to see its formula, derivative and values."
+                } else {
+                    "Several nodes selected."
+                });
+                ui.separator();
+                ui.label(format!(
+                    "{} node(s), {} wire(s)",
+                    app.doc.graph().len(),
+                    app.doc.graph().edge_count()
+                ));
+                if !app.doc.project.description.is_empty() {
+                    ui.separator();
+                    ui.label(&app.doc.project.description);
+                }
+                return;
+            };
+            let s = node.op.spec();
+            ui.label(RichText::new(format!("{}  ({})", node.name, s.name)).strong());
+            ui.label(s.summary);
+            egui::Grid::new("doc").num_columns(2).show(ui, |ui| {
+                ui.label("f");
+                ui.monospace(s.formula);
+                ui.end_row();
+                ui.label("f'");
+                ui.monospace(s.derivative);
+                ui.end_row();
+                ui.label("shape");
+                ui.label(s.shape_rule);
+                ui.end_row();
+            });
+            ui.separator();
+            if let Some(ev) = app.eval.as_ref().and_then(|e| e.nodes.get(&node.id)) {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.label(format!("value {}", fmt_shape(ev.value.shape())));
+                    ui.monospace(card::editable_text(&ev.value));
+                    if let Some(g) = &ev.grad {
+                        ui.label("gradient");
+                        ui.monospace(card::editable_text(g));
+                    }
+                    for (k, t) in &ev.tensors {
+                        ui.label(format!("{k} {}", fmt_shape(t.value.shape())));
+                        ui.monospace(card::editable_text(&t.value));
+                        if let Some(g) = &t.grad {
+                            ui.label(format!("d/d{k}"));
+                            ui.monospace(card::editable_text(g));
+                        }
+                    }
+                });
+            }
+        });
+}
+
+/// Modal questions: discard unsaved changes, a file that failed to load, recovered work.
+pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
+    if let Some(pending) = app.confirm.clone() {
+        let what = match &pending {
+            Pending::New => "starting a new project",
+            Pending::Open(_) => "opening another project",
+            Pending::Quit => "quitting",
+        };
+        egui::Modal::new(egui::Id::new("confirm-discard")).show(ctx, |ui| {
+            ui.heading("Unsaved changes");
+            ui.label(format!(
+                "{} has unsaved changes. Save them before {what}?",
+                app.doc.display_name()
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Save").clicked() {
+                    app.save(false);
+                    if !app.doc.is_dirty() {
+                        app.perform(pending.clone());
+                    }
+                }
+                if ui.button("Discard").clicked() {
+                    app.recovery.discard();
+                    app.perform(pending.clone());
+                }
+                if ui.button("Cancel").clicked() {
+                    app.confirm = None;
+                }
+            });
+        });
+        if matches!(pending, Pending::Quit) && app.confirm.is_none() && !app.doc.is_dirty() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+    if let Some(err) = app.load_error.clone() {
+        egui::Modal::new(egui::Id::new("load-error")).show(ctx, |ui| {
+            ui.heading("Could not open the file");
+            ui.label(RichText::new(&err).monospace());
+            ui.label("Nothing was changed on disk.");
+            if ui.button("OK").clicked() {
+                app.load_error = None;
+            }
+        });
+    }
+    if let Some(offer) = app.recovery.offer.clone() {
+        egui::Modal::new(egui::Id::new("recovery")).show(ctx, |ui| {
+            ui.heading("Restore unsaved work?");
+            ui.label(format!(
+                "nodegrad was closed with unsaved changes to {offer}."
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Restore").clicked() {
+                    app.restore_recovery();
+                }
+                if ui.button("Discard").clicked() {
+                    app.recovery.discard();
+                }
+            });
+        });
+    }
+}

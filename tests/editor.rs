@@ -1,0 +1,330 @@
+//! The real app driven like a person: keys, clicks, drags and typing through egui_kittest,
+//! checked against what the window shows. Snapshots are rendered with wgpu (lavapipe in CI).
+
+mod common;
+
+use std::path::Path;
+
+use egui::{Key, Modifiers, Pos2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use nodegrad::graph::NodeId;
+use nodegrad::ui::canvas::PinRef;
+use nodegrad::ui::{AppConfig, NodegradApp};
+
+fn app(file: Option<&Path>, storage: &Path) -> Harness<'static, NodegradApp> {
+    let config = AppConfig {
+        file: file.map(Path::to_path_buf),
+        screenshot_to: None,
+        storage_dir: Some(storage.to_path_buf()),
+    };
+    let mut h = Harness::builder()
+        .with_size([1600.0, 900.0])
+        .with_max_steps(40)
+        .build_eframe(move |cc| NodegradApp::new(cc, config.clone()));
+    h.run_ok();
+    h
+}
+
+/// Opens the add-node popup with Space at `pos`, types the op's name and presses Enter.
+fn add_node(h: &mut Harness<'_, NodegradApp>, op: &str, pos: Pos2) -> NodeId {
+    h.hover_at(pos);
+    h.run_ok();
+    h.key_press(Key::Space);
+    h.run_ok();
+    h.event(egui::Event::Text(op.to_string()));
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    let created = h.state().doc.last_created.clone();
+    assert_eq!(created.len(), 1, "adding {op}");
+    created[0]
+}
+
+/// Drags a wire from `from`'s output pin to input `port` of `to`.
+fn wire(h: &mut Harness<'_, NodegradApp>, from: NodeId, to: NodeId, port: usize) {
+    drag_wire(h, from, to, port);
+    assert_eq!(
+        h.state().doc.graph().input(to, port),
+        Some(from),
+        "wire {from} -> {to}:{port}"
+    );
+}
+
+/// Saves what the window shows, for looking at a failure.
+#[allow(dead_code)]
+fn debug_png(h: &mut Harness<'_, NodegradApp>, name: &str) {
+    if let Ok(img) = h.render() {
+        let _ = img.save(std::env::temp_dir().join(format!("{name}.png")));
+    }
+}
+
+fn drag_wire(h: &mut Harness<'_, NodegradApp>, from: NodeId, to: NodeId, port: usize) {
+    let pins = &h.state().canvas.pin_screen;
+    let a = pins[&PinRef::Out(from)];
+    let b = pins[&PinRef::In(to, port)];
+    h.hover_at(a);
+    h.run_ok();
+    h.drag_at(a);
+    h.run_ok();
+    for t in [0.25, 0.5, 0.75, 1.0] {
+        h.hover_at(a + (b - a) * t);
+        h.run_ok();
+    }
+    h.drop_at(b);
+    h.run_ok();
+}
+
+/// Clicks a named field, replaces its text and presses Enter.
+fn type_into(h: &mut Harness<'_, NodegradApp>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_ok();
+    h.get_by_label(label).type_text(text);
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+}
+
+/// Clicks inside a node's card (next to its output pin). The canvas is zoomed and panned,
+/// so this uses the pin positions the canvas reports rather than accessibility bounds.
+fn click_node(h: &mut Harness<'_, NodegradApp>, id: NodeId, modifiers: Modifiers) {
+    let pos = h.state().canvas.pin_screen[&PinRef::Out(id)] + egui::vec2(-30.0, 0.0);
+    h.hover_at(pos);
+    h.run_ok();
+    for pressed in [true, false] {
+        h.event_modifiers(
+            egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers,
+            },
+            modifiers,
+        );
+    }
+    h.run_ok();
+}
+
+fn count(h: &Harness<'_, NodegradApp>, label: &str) -> usize {
+    h.query_all_by_label(label).count()
+}
+
+#[test]
+fn build_the_lecture_graph_with_mouse_and_keyboard_then_undo_save_reopen() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(None, storage.path());
+    // J = 3(a + bc), built from an empty canvas.
+    let a = add_node(&mut h, "Input", Pos2::new(80.0, 100.0));
+    let b = add_node(&mut h, "Input", Pos2::new(80.0, 340.0));
+    let c = add_node(&mut h, "Input", Pos2::new(80.0, 580.0));
+    let u = add_node(&mut h, "Mul", Pos2::new(380.0, 420.0));
+    let v = add_node(&mut h, "Add", Pos2::new(680.0, 200.0));
+    let j = add_node(&mut h, "Scale", Pos2::new(980.0, 200.0));
+    wire(&mut h, b, u, 0);
+    wire(&mut h, c, u, 1);
+    wire(&mut h, a, v, 0);
+    wire(&mut h, u, v, 1);
+    wire(&mut h, v, j, 0);
+    type_into(&mut h, "values of x1", "5");
+    type_into(&mut h, "values of x2", "3");
+    type_into(&mut h, "values of x3", "2");
+    type_into(&mut h, "k of scale1", "3");
+    // The cards show J = 33 and the gradients 3, 6, 9.
+    assert_eq!(count(&h, "value 33.0"), 1, "J = 33 on the card");
+    assert_eq!(count(&h, "value 6.0"), 1, "u = 6");
+    assert_eq!(count(&h, "value 11.0"), 1, "v = 11");
+    assert_eq!(count(&h, "grad  9.0"), 1, "dJ/dc = 9");
+    assert_eq!(count(&h, "grad  6.0"), 1, "dJ/db = 6");
+    assert_eq!(count(&h, "grad  3.0"), 3, "dJ/da = dJ/du = dJ/dv = 3");
+    assert!(h.state().title().ends_with("untitled * — nodegrad"));
+
+    // Undo takes it apart step by step: first the factor, then the values, wires, nodes.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(count(&h, "value 33.0"), 0);
+    assert_eq!(count(&h, "value 22.0"), 1, "J = 2v again");
+    let mut steps = 1;
+    while h.state().doc.can_undo() {
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+        h.run_ok();
+        steps += 1;
+        assert!(steps < 40);
+    }
+    assert!(h.state().doc.graph().is_empty());
+    assert_eq!(
+        steps,
+        6 + 5 + 4,
+        "one undo step per node, wire and typed value"
+    );
+    // Redo builds it again.
+    for _ in 0..steps {
+        h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+        h.run_ok();
+    }
+    assert_eq!(count(&h, "value 33.0"), 1);
+
+    // Save, then reopen from File > Recent files in a fresh window.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lecture.ron");
+    h.state_mut().save_to(&path);
+    h.run_ok();
+    assert!(
+        h.state().title().starts_with("lecture.ron — "),
+        "{}",
+        h.state().title()
+    );
+    let recent = h.state().settings.recent.clone();
+    drop(h);
+    let mut h = app(None, storage.path());
+    h.state_mut().settings.recent = recent;
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label_contains("Recent files").hover();
+    h.run_ok();
+    h.get_by_label_contains("lecture.ron").click();
+    h.run_ok();
+    assert_eq!(count(&h, "value 33.0"), 1, "reopened with J = 33");
+    assert_eq!(h.state().doc.graph().len(), 6);
+}
+
+#[test]
+fn a_broken_file_shows_its_place_and_changes_nothing() {
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.ron");
+    std::fs::write(
+        &broken,
+        "(version: 1,\n nodes: [(name: \"a\", op: Frobnicate)])",
+    )
+    .unwrap();
+    let mut h = app(
+        Some(&common::project_path("computational-graph.ron")),
+        storage.path(),
+    );
+    h.state_mut()
+        .commands
+        .push(nodegrad::ui::app::AppCommand::Open(Some(broken.clone())));
+    h.run_ok();
+    debug_png(&mut h, "broken");
+    assert!(
+        h.state()
+            .load_error
+            .as_deref()
+            .is_some_and(|e| e.contains("broken.ron:2:")),
+        "{:?} / {}",
+        h.state().load_error,
+        h.state().message
+    );
+    assert!(h.query_by_label("Could not open the file").is_some());
+    h.get_by_label_contains("broken.ron:2:").hover();
+    assert!(h.query_by_label("Nothing was changed on disk.").is_some());
+    h.get_by_label("OK").click();
+    h.run_ok();
+    assert!(h.query_by_label("Could not open the file").is_none());
+    assert_eq!(
+        count(&h, "value 33.0"),
+        1,
+        "the open project is still there"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&broken).unwrap(),
+        "(version: 1,\n nodes: [(name: \"a\", op: Frobnicate)])"
+    );
+}
+
+#[test]
+fn delete_duplicate_copy_paste_and_cycles() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        Some(&common::project_path("computational-graph.ron")),
+        storage.path(),
+    );
+    let g = h.state().doc.graph().clone();
+    let (u, j) = (g.find("u").unwrap().id, g.find("J").unwrap().id);
+    // A wire from J back into u would make a cycle: refused with a message.
+    drag_wire(&mut h, j, u, 0);
+    assert!(h.state().message.contains("cycle"), "{}", h.state().message);
+    assert_eq!(h.state().doc.graph(), &g);
+    // Click u, Ctrl-click J (both selected), Ctrl-click J again, then duplicate u and
+    // delete the copy.
+    click_node(&mut h, u, Modifiers::NONE);
+    assert_eq!(
+        h.state()
+            .canvas
+            .selection
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![u]
+    );
+    click_node(&mut h, j, Modifiers::COMMAND);
+    assert_eq!(h.state().canvas.selection.len(), 2);
+    click_node(&mut h, j, Modifiers::COMMAND);
+    assert_eq!(
+        h.state()
+            .canvas
+            .selection
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![u]
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run_ok();
+    assert!(h.state().doc.graph().find("u_2").is_some());
+    h.key_press(Key::Delete);
+    h.run_ok();
+    assert!(h.state().doc.graph().find("u_2").is_none());
+    // Copy and paste through the clipboard text.
+    click_node(&mut h, u, Modifiers::NONE);
+    h.event(egui::Event::Copy);
+    h.step();
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("copied text");
+    assert!(copied.contains("name: \"u\""), "{copied}");
+    h.event(egui::Event::Paste(copied));
+    h.run_ok();
+    assert!(h.state().doc.graph().find("u_2").is_some());
+    assert_eq!(count(&h, "value 33.0"), 1);
+}
+
+fn snapshot_of(name: &str) {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        Some(&common::project_path(&format!("{name}.ron"))),
+        storage.path(),
+    );
+    // Cards take a few frames to measure themselves; let the layout settle completely.
+    h.run_steps(12);
+    h.snapshot(format!("window-{name}"));
+}
+
+#[test]
+fn snapshot_computational_graph() {
+    snapshot_of("computational-graph");
+}
+
+#[test]
+fn snapshot_linear_regression() {
+    snapshot_of("linear-regression");
+}
+
+#[test]
+fn snapshot_logistic_regression() {
+    snapshot_of("logistic-regression");
+}
+
+#[test]
+fn snapshot_xor_mlp() {
+    snapshot_of("xor-mlp");
+}
