@@ -66,6 +66,7 @@ fn frame_ms(project: Project, label: &str) {
         let out = ctx.run_ui(input(), |ui| app.frame_ui(ui));
         let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
     }
+    let revision = app.doc.revision();
     let mut times: Vec<f64> = (0..30)
         .map(|_| {
             let t = Instant::now();
@@ -76,6 +77,11 @@ fn frame_ms(project: Project, label: &str) {
         })
         .collect();
     times.sort_by(|a, b| a.total_cmp(b));
+    assert_eq!(
+        app.doc.revision(),
+        revision,
+        "idle frames must not edit the document"
+    );
     println!(
         "{label}: {:.2} ms ({} nodes, median of 30 frames)",
         times[15],

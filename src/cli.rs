@@ -15,11 +15,18 @@ use crate::project::Project;
 #[command(
     name = "nodegrad",
     version,
-    about = "Computational graphs you can see, step through and train"
+    about = "Computational graphs you can see, step through and train",
+    long_about = "Without a command, opens the window (on FILE if given).",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Project to open in the window.
+    pub file: Option<PathBuf>,
+    /// Open the window, wait until it has settled, save a screenshot (PNG) and quit.
+    #[arg(long, value_name = "OUT.png")]
+    pub screenshot_to: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,13 +62,28 @@ pub enum DeviceChoice {
 /// Runs a command; returns the process exit code. Output goes to `out`, problems to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let result = match cli.command {
-        Command::Check { files } => check(&files, out, err),
-        Command::Eval {
+        Some(Command::Check { files }) => check(&files, out, err),
+        Some(Command::Eval {
             file,
             set,
             json,
             device,
-        } => eval(&file, &set, json, device, out, err),
+        }) => eval(&file, &set, json, device, out, err),
+        None => {
+            let config = crate::ui::AppConfig {
+                file: cli.file,
+                screenshot_to: cli.screenshot_to,
+                storage_dir: None,
+            };
+            match crate::ui::run(config) {
+                Ok(()) => Ok(0),
+                Err(e) => writeln!(
+                    err,
+                    "nodegrad: {e}\n(no display? `nodegrad eval FILE` works in a terminal)"
+                )
+                .map(|_| 1),
+            }
+        }
     };
     result.unwrap_or_else(|e| {
         let _ = writeln!(err, "nodegrad: {e}");

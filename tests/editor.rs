@@ -75,9 +75,10 @@ fn drag_wire(h: &mut Harness<'_, NodegradApp>, from: NodeId, to: NodeId, port: u
     h.run_ok();
 }
 
-/// Clicks a named field, replaces its text and presses Enter.
+/// Focuses a named field (through accessibility, as a screen reader would: the canvas may
+/// be zoomed), replaces its text and presses Enter.
 fn type_into(h: &mut Harness<'_, NodegradApp>, label: &str, text: &str) {
-    h.get_by_label(label).click();
+    h.get_by_label(label).focus();
     h.run_ok();
     h.key_press_modifiers(Modifiers::COMMAND, Key::A);
     h.run_ok();
@@ -327,4 +328,50 @@ fn snapshot_logistic_regression() {
 #[test]
 fn snapshot_xor_mlp() {
     snapshot_of("xor-mlp");
+}
+
+#[test]
+fn unsaved_changes_are_asked_about_and_recovered_after_a_crash() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        Some(&common::project_path("computational-graph.ron")),
+        storage.path(),
+    );
+    type_into(&mut h, "values of a", "1");
+    let a = h.state().doc.graph().find("a").unwrap().value().cloned();
+    assert_eq!(count(&h, "value 21.0"), 1, "J = 3(1 + 6) = 21; a = {a:?}");
+    assert!(h.state().title().contains("computational-graph.ron *"));
+    // New asks first; Cancel keeps the work.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_ok();
+    assert!(h.query_by_label("Unsaved changes").is_some());
+    h.get_by_label("Cancel").click();
+    h.run_ok();
+    assert_eq!(count(&h, "value 21.0"), 1);
+    // The autosave (every 5 s while dirty) writes the recovery file; simulate a crash by
+    // dropping the window without saving, then start again.
+    let doc_text = h.state().doc.project.to_ron().unwrap();
+    h.state().recovery.autosave(&h.state().doc);
+    drop(h);
+    let mut h = app(None, storage.path());
+    assert!(h.query_by_label("Restore unsaved work?").is_some());
+    h.get_by_label("Restore").click();
+    h.run_ok();
+    assert_eq!(count(&h, "value 21.0"), 1, "the unsaved value is back");
+    assert_eq!(h.state().doc.project.to_ron().unwrap(), doc_text);
+    assert!(h.state().doc.is_dirty());
+    assert!(
+        h.state()
+            .doc
+            .path
+            .as_ref()
+            .is_some_and(|p| p.ends_with("computational-graph.ron"))
+    );
+    // Discarding through New clears the recovery file too.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    h.run_ok();
+    h.get_by_label("Discard").click();
+    h.run_ok();
+    assert!(h.state().doc.graph().is_empty());
+    assert!(!h.state().recovery.exists());
 }

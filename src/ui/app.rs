@@ -94,6 +94,8 @@ pub struct NodegradApp {
     pub commands: Vec<AppCommand>,
     pub edits: Vec<Edit>,
     quit_confirmed: bool,
+    /// Close the window at the end of this frame (a confirmed quit).
+    close_now: bool,
     screenshot_to: Option<PathBuf>,
     screenshot_requested: bool,
     frames: u64,
@@ -136,6 +138,7 @@ impl NodegradApp {
             commands: Vec::new(),
             edits: Vec::new(),
             quit_confirmed: false,
+            close_now: false,
             screenshot_to: config.screenshot_to,
             screenshot_requested: false,
             frames: 0,
@@ -191,24 +194,27 @@ impl NodegradApp {
             // Show the result right away, not at the next mouse move.
             ctx.request_repaint();
         }
+        self.apply_edits();
+        for cmd in std::mem::take(&mut self.commands) {
+            self.run_command(cmd, ctx);
+        }
+        // Edits queued by commands (duplicate, delete) apply in the same frame.
+        self.apply_edits();
+        self.recompute();
+    }
+
+    fn apply_edits(&mut self) {
         for edit in std::mem::take(&mut self.edits) {
             let adds = matches!(
                 edit,
                 Edit::AddNode { .. } | Edit::Paste { .. } | Edit::Duplicate(_)
             );
             match self.doc.apply(edit) {
-                Ok(()) => {
-                    if adds {
-                        self.canvas.select_only(self.doc.last_created.clone());
-                    }
-                }
+                Ok(()) if adds => self.canvas.select_only(self.doc.last_created.clone()),
+                Ok(()) => {}
                 Err(e) => self.message = e,
             }
         }
-        for cmd in std::mem::take(&mut self.commands) {
-            self.run_command(cmd, ctx);
-        }
-        self.recompute();
     }
 
     fn run_command(&mut self, cmd: AppCommand, ctx: &egui::Context) {
@@ -269,17 +275,6 @@ impl NodegradApp {
                 self.canvas.focus_requested = Some(id);
             }
         }
-        // Edits queued by commands (duplicate, delete) apply in the same frame.
-        for edit in std::mem::take(&mut self.edits) {
-            if let Err(e) = self.doc.apply(edit) {
-                self.message = e;
-            } else if !self.doc.last_created.is_empty() {
-                self.canvas.select_only(self.doc.last_created.clone());
-            }
-        }
-        if matches!(self.confirm, Some(Pending::Quit)) && self.quit_confirmed {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        }
     }
 
     /// Runs `action` now if nothing is unsaved, else asks first.
@@ -309,7 +304,10 @@ impl NodegradApp {
                     self.open_now(&path);
                 }
             }
-            Pending::Quit => self.quit_confirmed = true,
+            Pending::Quit => {
+                self.quit_confirmed = true;
+                self.close_now = true;
+            }
         }
     }
 
@@ -466,6 +464,9 @@ impl NodegradApp {
         super::panels::dialogs(self, &ctx);
         self.apply_pending(&ctx);
         self.screenshot(&ctx);
+        if self.close_now {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
     }
 }
 

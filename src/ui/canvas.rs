@@ -19,6 +19,9 @@ use super::menus::{Filter, add_node_menu};
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
 
+/// Below this zoom, cards drop their editors and show only value and gradient.
+const LOD_SCALE: f32 = 0.45;
+
 /// Where a pin was drawn last frame, in screen points (tests drag wires between them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PinRef {
@@ -418,8 +421,13 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         };
         ui.vertical(|ui| {
             ui.set_max_width(230.0);
-            card::settings_ui(ui, n, self.edits);
-            card::results_ui(ui, n, self.analysis, self.eval);
+            // Zoomed far out, editors are too small to use or read: show the numbers only.
+            if self.to_global.scaling >= LOD_SCALE {
+                card::settings_ui(ui, n, self.edits);
+                card::results_ui(ui, n, self.analysis, self.eval);
+            } else {
+                card::compact_results_ui(ui, n, self.eval);
+            }
         });
     }
 

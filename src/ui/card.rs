@@ -305,6 +305,19 @@ fn value_editor(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
     }
 }
 
+/// Just `value | grad`, for cards seen from far away.
+pub fn compact_results_ui(ui: &mut Ui, node: &Node, eval: Option<&Evaluation>) {
+    let ev = eval.and_then(|e| e.nodes.get(&node.id));
+    let value = ev
+        .map(|e| value_text(&e.value))
+        .unwrap_or_else(|| "—".into());
+    let grad = ev
+        .and_then(|e| e.grad.as_ref())
+        .map(value_text)
+        .unwrap_or_else(|| "—".into());
+    ui.label(RichText::new(format!("{value} | {grad}")).monospace());
+}
+
 /// Shape, `value | grad`, owned tensors and diagnostics.
 pub fn results_ui(ui: &mut Ui, node: &Node, analysis: &Analysis, eval: Option<&Evaluation>) {
     let mono = |s: String| RichText::new(s).monospace();

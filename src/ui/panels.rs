@@ -295,9 +295,6 @@ pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
                 }
             });
         });
-        if matches!(pending, Pending::Quit) && app.confirm.is_none() && !app.doc.is_dirty() {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        }
     }
     if let Some(err) = app.load_error.clone() {
         egui::Modal::new(egui::Id::new("load-error")).show(ctx, |ui| {
