@@ -20,7 +20,7 @@ impl NodegradApp {
                 self.canvas.fit_requested = true;
                 self.canvas.selection.clear();
                 self.remember(path);
-                self.message = format!("opened {}", path.display());
+                self.message = format!("opened {}", self.doc.display_name());
                 let problems = self.doc.project.load_diagnostics.len();
                 if problems > 0 {
                     self.message += &format!(" with {problems} problem(s): see the status bar");
