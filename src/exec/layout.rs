@@ -50,21 +50,40 @@ pub fn upload_batch(
     Tensor::from_data(data, (device, dtype))
 }
 
-/// Downloads a tensor as f64 values with the given per-sample shape; a batch of more than
-/// one sample gets the batch as a leading dimension.
-pub fn download(t: Tensor<RANK>, shape: &[usize]) -> Result<Array, String> {
-    let batch = t.dims()[0];
-    let data = t
-        .into_data()
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .map_err(|e| format!("cannot read a result back from the device: {e:?}"))?;
-    let mut full = Vec::with_capacity(shape.len() + 1);
-    if batch != 1 {
-        full.push(batch);
+/// Collects tensors to read back and reads them all in one transfer.
+#[derive(Default)]
+pub struct Readback {
+    parts: Vec<Tensor<1>>,
+    sizes: Vec<usize>,
+}
+
+impl Readback {
+    /// Queues a tensor; returns its slot in `fetch`'s result.
+    pub fn push(&mut self, t: Tensor<RANK>) -> usize {
+        let n: usize = t.dims().iter().product();
+        self.parts.push(t.without_autodiff().reshape([n]));
+        self.sizes.push(n);
+        self.sizes.len() - 1
     }
-    full.extend_from_slice(shape);
-    Array::new(full, data)
+
+    /// Every queued tensor's values, row-major, as f64.
+    pub fn fetch(self) -> Result<Vec<Vec<f64>>, String> {
+        if self.parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = Tensor::cat(self.parts, 0)
+            .into_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .map_err(|e| format!("cannot read results back from the device: {e:?}"))?;
+        let mut out = Vec::with_capacity(self.sizes.len());
+        let mut at = 0;
+        for n in self.sizes {
+            out.push(all[at..at + n].to_vec());
+            at += n;
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use thiserror::Error;
 use crate::analysis::{Analysis, Diagnostic};
 use crate::graph::{Array, Edge, Graph, NodeId};
 use forward::{OpInputs, forward};
-use layout::{RANK, download, phys, upload};
+use layout::{RANK, phys, upload};
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ExecError {
@@ -186,32 +186,59 @@ impl Engine {
             .and_then(|id| values.get(&id))
             .map(|out| out.clone().sum().backward());
 
+        // Everything to read back, in one transfer: per-tensor reads cost more than the math
+        // for small graphs (and each one is a device sync on a GPU).
+        let mut batch = layout::Readback::default();
+        let mut node_slots = Vec::with_capacity(values.len());
+        for (&id, t) in &values {
+            let value = batch.push(t.clone());
+            let mut owned = Vec::new();
+            for (key, leaf) in owned_leaves.remove(&id).unwrap_or_default() {
+                let grad = grads
+                    .as_ref()
+                    .and_then(|g| leaf.grad(g))
+                    .map(|t| batch.push(t));
+                owned.push((key, batch.push(leaf), grad));
+            }
+            node_slots.push((id, value, owned));
+        }
+        let edge_slots: Vec<(Edge, Option<usize>)> = match &grads {
+            Some(g) => edge_leaves
+                .into_iter()
+                .map(|(edge, leaf)| (edge, leaf.grad(g).map(|t| batch.push(t))))
+                .collect(),
+            None => Vec::new(),
+        };
+        let data = batch.fetch().map_err(ExecError::Backend)?;
+        let array = |slot: usize, shape: &[usize]| {
+            Array::new(shape.to_vec(), data[slot].clone()).map_err(ExecError::Backend)
+        };
+
         let mut eval = Evaluation {
             output,
             ..Evaluation::default()
         };
-        for (&id, t) in &values {
+        for (id, slot, owned) in node_slots {
             let shape = &analysis.shapes[&id];
-            let value = download(t.clone(), shape).map_err(ExecError::Backend)?;
+            let value = array(slot, shape)?;
             let grad = grads.as_ref().map(|_| {
-                if Some(id) == output {
-                    Array::filled(value.shape().to_vec(), 1.0)
-                } else {
-                    Array::zeros(value.shape().to_vec())
-                }
+                let fill = if Some(id) == output { 1.0 } else { 0.0 };
+                Array::filled(shape.clone(), fill)
             });
             let mut tensors = BTreeMap::new();
-            for (key, leaf) in owned_leaves.remove(&id).unwrap_or_default() {
+            for (key, value_slot, grad_slot) in owned {
                 let spec_shape = leaf_shape(analysis, id, key);
-                let grad = match &grads {
-                    Some(g) => match leaf.grad(g) {
-                        Some(t) => Some(download(t, &spec_shape).map_err(ExecError::Backend)?),
-                        None => Some(Array::zeros(spec_shape.clone())),
-                    },
-                    None => None,
+                let grad = match grad_slot {
+                    Some(g) => Some(array(g, &spec_shape)?),
+                    None => grads.as_ref().map(|_| Array::zeros(spec_shape.clone())),
                 };
-                let value = download(leaf, &spec_shape).map_err(ExecError::Backend)?;
-                tensors.insert(key.to_string(), TensorEval { value, grad });
+                tensors.insert(
+                    key.to_string(),
+                    TensorEval {
+                        value: array(value_slot, &spec_shape)?,
+                        grad,
+                    },
+                );
             }
             eval.nodes.insert(
                 id,
@@ -222,21 +249,19 @@ impl Engine {
                 },
             );
         }
-        if let Some(g) = &grads {
-            for (edge, leaf) in edge_leaves {
-                let shape = &analysis.shapes[&edge.from];
-                let grad = match leaf.grad(g) {
-                    Some(t) => download(t, shape).map_err(ExecError::Backend)?,
-                    None => Array::zeros(shape.clone()),
-                };
-                if let Some(NodeEval {
-                    grad: Some(total), ..
-                }) = eval.nodes.get_mut(&edge.from)
-                {
-                    total.add_assign(&grad);
-                }
-                eval.edges.insert(edge, grad);
+        for (edge, slot) in edge_slots {
+            let shape = &analysis.shapes[&edge.from];
+            let grad = match slot {
+                Some(g) => array(g, shape)?,
+                None => Array::zeros(shape.clone()),
+            };
+            if let Some(NodeEval {
+                grad: Some(total), ..
+            }) = eval.nodes.get_mut(&edge.from)
+            {
+                total.add_assign(&grad);
             }
+            eval.edges.insert(edge, grad);
         }
         eval.objective = output
             .and_then(|id| eval.nodes.get(&id))

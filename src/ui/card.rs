@@ -305,8 +305,8 @@ fn value_editor(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
     }
 }
 
-/// Just `value | grad`, for cards seen from far away.
-pub fn compact_results_ui(ui: &mut Ui, node: &Node, eval: Option<&Evaluation>) {
+/// The node's value and gradient as card text; "—" where there is none.
+fn value_and_grad(node: &Node, eval: Option<&Evaluation>) -> (String, String) {
     let ev = eval.and_then(|e| e.nodes.get(&node.id));
     let value = ev
         .map(|e| value_text(&e.value))
@@ -315,6 +315,12 @@ pub fn compact_results_ui(ui: &mut Ui, node: &Node, eval: Option<&Evaluation>) {
         .and_then(|e| e.grad.as_ref())
         .map(value_text)
         .unwrap_or_else(|| "—".into());
+    (value, grad)
+}
+
+/// Just `value | grad`, for cards seen from far away.
+pub fn compact_results_ui(ui: &mut Ui, node: &Node, eval: Option<&Evaluation>) {
+    let (value, grad) = value_and_grad(node, eval);
     ui.label(RichText::new(format!("{value} | {grad}")).monospace());
 }
 
@@ -336,17 +342,10 @@ pub fn results_ui(ui: &mut Ui, node: &Node, analysis: &Analysis, eval: Option<&E
             .small()
             .weak(),
     );
-    let ev = eval.and_then(|e| e.nodes.get(&node.id));
-    let value = ev
-        .map(|e| value_text(&e.value))
-        .unwrap_or_else(|| "—".into());
-    let grad = ev
-        .and_then(|e| e.grad.as_ref())
-        .map(value_text)
-        .unwrap_or_else(|| "—".into());
+    let (value, grad) = value_and_grad(node, eval);
     ui.label(mono(format!("value {value}")));
     ui.label(mono(format!("grad  {grad}")).color(Color32::from_rgb(200, 120, 40)));
-    if let Some(ev) = ev {
+    if let Some(ev) = eval.and_then(|e| e.nodes.get(&node.id)) {
         for (key, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
             let g = t
                 .grad

@@ -159,21 +159,24 @@ impl Document {
     }
 
     pub fn undo(&mut self) -> bool {
-        let Some(prev) = self.undo.pop() else {
-            return false;
-        };
-        let now = std::mem::replace(&mut self.project.graph, prev);
-        self.redo.push(now);
-        self.after_change();
-        true
+        self.step(true)
     }
 
     pub fn redo(&mut self) -> bool {
-        let Some(next) = self.redo.pop() else {
+        self.step(false)
+    }
+
+    /// Swaps the graph with the top of the undo (or redo) stack, keeping the other side.
+    fn step(&mut self, back: bool) -> bool {
+        let (from, to) = if back {
+            (&mut self.undo, &mut self.redo)
+        } else {
+            (&mut self.redo, &mut self.undo)
+        };
+        let Some(graph) = from.pop() else {
             return false;
         };
-        let now = std::mem::replace(&mut self.project.graph, next);
-        self.undo.push(now);
+        to.push(std::mem::replace(&mut self.project.graph, graph));
         self.after_change();
         true
     }
