@@ -6,6 +6,7 @@
 pub mod array;
 pub mod init;
 pub mod ops;
+pub mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet};
 

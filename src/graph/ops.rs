@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::array::{Shape, fmt_shape, numel};
 use super::init::Init;
+use super::shapes::{broadcast, concat_shape, matmul_shape, reshape_shape, resolve_axis};
 
 /// An op with its settings. Its serde form (`Mul`, `Scale(factor: 3.0)`, ...) is part of
 /// project format version 1: renaming a variant or a field breaks old files.
@@ -133,348 +134,43 @@ const LOSS_SHAPE: &str =
     "pred and target hold the same number of values; output is a scalar per sample";
 
 impl Op {
+    #[rustfmt::skip]
     pub fn spec(&self) -> &'static OpSpec {
         match self {
-            Op::Input => spec!(
-                "Input",
-                Inputs,
-                "x",
-                [],
-                "A named input value (a number, vector or matrix) fed from outside",
-                "x",
-                "dJ/dx is what flows back from its consumers",
-                "the shape of its value"
-            ),
-            Op::Constant => spec!(
-                "Constant",
-                Inputs,
-                "const",
-                [],
-                "A fixed value that never trains",
-                "c",
-                "none needed: constants receive a gradient but never change",
-                "the shape of its value"
-            ),
-            Op::Parameter { .. } => spec!(
-                "Parameter",
-                Inputs,
-                "w",
-                [],
-                "A trainable value (weight or bias) with an initializer",
-                "w",
-                "dJ/dw is used by gradient descent: w <- w - lr * dJ/dw",
-                "the shape of its value"
-            ),
-            Op::Add => spec!(
-                "Add",
-                Math,
-                "add",
-                ["lhs", "rhs"],
-                "Element-wise sum",
-                "f(x, y) = x + y",
-                "df/dx = 1, df/dy = 1",
-                BROADCAST
-            ),
-            Op::Sub => spec!(
-                "Sub",
-                Math,
-                "sub",
-                ["lhs", "rhs"],
-                "Element-wise difference",
-                "f(x, y) = x - y",
-                "df/dx = 1, df/dy = -1",
-                BROADCAST
-            ),
-            Op::Mul => spec!(
-                "Mul",
-                Math,
-                "mul",
-                ["lhs", "rhs"],
-                "Element-wise product",
-                "f(x, y) = x * y",
-                "df/dx = y, df/dy = x",
-                BROADCAST
-            ),
-            Op::Div => spec!(
-                "Div",
-                Math,
-                "div",
-                ["lhs", "rhs"],
-                "Element-wise quotient",
-                "f(x, y) = x / y",
-                "df/dx = 1/y, df/dy = -x/y^2",
-                BROADCAST
-            ),
-            Op::Neg => spec!(
-                "Neg",
-                Math,
-                "neg",
-                ["x"],
-                "Negation",
-                "f(x) = -x",
-                "f'(x) = -1",
-                SAME
-            ),
-            Op::Pow { .. } => spec!(
-                "Pow",
-                Math,
-                "pow",
-                ["x"],
-                "Power with a constant exponent p",
-                "f(x) = x^p",
-                "f'(x) = p * x^(p-1)",
-                SAME
-            ),
-            Op::Exp => spec!(
-                "Exp",
-                Math,
-                "exp",
-                ["x"],
-                "Exponential",
-                "f(x) = e^x",
-                "f'(x) = e^x",
-                SAME
-            ),
-            Op::Log => spec!(
-                "Log",
-                Math,
-                "log",
-                ["x"],
-                "Natural logarithm",
-                "f(x) = ln x",
-                "f'(x) = 1/x (undefined for x <= 0)",
-                SAME
-            ),
-            Op::Sqrt => spec!(
-                "Sqrt",
-                Math,
-                "sqrt",
-                ["x"],
-                "Square root",
-                "f(x) = sqrt(x)",
-                "f'(x) = 1 / (2 sqrt(x)) (undefined at 0)",
-                SAME
-            ),
-            Op::Abs => spec!(
-                "Abs",
-                Math,
-                "abs",
-                ["x"],
-                "Absolute value",
-                "f(x) = |x|",
-                "f'(x) = sign(x) (undefined at 0)",
-                SAME
-            ),
-            Op::Scale { .. } => spec!(
-                "Scale",
-                Math,
-                "scale",
-                ["x"],
-                "Multiply by a constant factor k",
-                "f(x) = k * x",
-                "f'(x) = k",
-                SAME
-            ),
-            Op::MatMul => spec!(
-                "MatMul",
-                Math,
-                "matmul",
-                ["lhs", "rhs"],
-                "Matrix product (vector . matrix, matrix . vector, dot product)",
-                "f(A, B) = A B",
-                "dJ/dA = dJ/df B^T, dJ/dB = A^T dJ/df",
-                "[k, n] x [n, m] -> [k, m]; a vector on the left is a row, on the right a column; [n] x [n] -> [] (dot product)"
-            ),
-            Op::Transpose => spec!(
-                "Transpose",
-                Math,
-                "transpose",
-                ["x"],
-                "Swap the last two axes",
-                "f(A) = A^T",
-                "dJ/dA = (dJ/df)^T",
-                "[k, m] -> [m, k]; scalars and vectors are unchanged (as in NumPy)"
-            ),
-            Op::Sum { .. } => spec!(
-                "Sum",
-                Math,
-                "sum",
-                ["x"],
-                "Sum of all elements, or along one axis",
-                "f(x) = sum_i x_i",
-                "df/dx_i = 1",
-                "all: -> []; axis k: that axis is removed"
-            ),
-            Op::Mean { .. } => spec!(
-                "Mean",
-                Math,
-                "mean",
-                ["x"],
-                "Mean of all elements, or along one axis",
-                "f(x) = (1/n) sum_i x_i",
-                "df/dx_i = 1/n",
-                "all: -> []; axis k: that axis is removed"
-            ),
-            Op::Reshape { .. } => spec!(
-                "Reshape",
-                Math,
-                "reshape",
-                ["x"],
-                "Same values, new shape (one dimension may be -1)",
-                "f(x) = x",
-                "the gradient is reshaped back",
-                "the given shape; it must hold the same number of values"
-            ),
-            Op::Flatten => spec!(
-                "Flatten",
-                Math,
-                "flatten",
-                ["x"],
-                "All values in one vector",
-                "f(x) = x",
-                "the gradient is reshaped back",
-                "[d1, d2, ...] -> [d1 * d2 * ...]"
-            ),
-            Op::Concat { .. } => spec!(
-                "Concat",
-                Math,
-                "concat",
-                [],
-                "Join inputs along an axis (scalars join into a vector)",
-                "f(x, y) = [x, y]",
-                "each input receives its slice of the gradient",
-                "sizes add along the axis; other dimensions must agree"
-            ),
-            Op::Dense { .. } => spec!(
-                "Dense",
-                Layers,
-                "dense",
-                ["x"],
-                "Fully connected layer with its own weight W [n, units] and bias b [units]",
-                "f(x) = x W + b",
-                "dJ/dx = dJ/df W^T, dJ/dW = x^T dJ/df, dJ/db = dJ/df",
-                "[n] -> [units]; parameters (n + 1) * units"
-            ),
-            Op::Identity => spec!(
-                "Identity",
-                Activations,
-                "identity",
-                ["x"],
-                "Linear activation: passes values through",
-                "f(x) = x",
-                "f'(x) = 1",
-                SAME
-            ),
-            Op::Step => spec!(
-                "Step",
-                Activations,
-                "step",
-                ["x"],
-                "Binary step: 1 for positive inputs, else 0",
-                "f(x) = 1 if x > 0, else 0",
-                "f'(x) = 0 (undefined at 0): no gradient flows back",
-                SAME
-            ),
-            Op::Sigmoid => spec!(
-                "Sigmoid",
-                Activations,
-                "sigmoid",
-                ["x"],
-                "Logistic sigmoid, squashes to (0, 1)",
-                "f(x) = 1 / (1 + e^-x)",
-                "f'(x) = f(x)(1 - f(x))",
-                SAME
-            ),
-            Op::Tanh => spec!(
-                "Tanh",
-                Activations,
-                "tanh",
-                ["x"],
-                "Hyperbolic tangent, squashes to (-1, 1)",
-                "f(x) = (e^x - e^-x) / (e^x + e^-x)",
-                "f'(x) = 1 - f(x)^2",
-                SAME
-            ),
-            Op::ReLU => spec!(
-                "ReLU",
-                Activations,
-                "relu",
-                ["x"],
-                "Rectified linear unit",
-                "f(x) = max(0, x)",
-                "f'(x) = 1 if x > 0, else 0 (undefined at 0)",
-                SAME
-            ),
-            Op::LeakyReLU { .. } => spec!(
-                "LeakyReLU",
-                Activations,
-                "leakyrelu",
-                ["x"],
-                "ReLU with a small fixed slope alpha for negative inputs",
-                "f(x) = x if x > 0, else alpha x",
-                "f'(x) = 1 if x > 0, else alpha",
-                SAME
-            ),
-            Op::PReLU { .. } => spec!(
-                "PReLU",
-                Activations,
-                "prelu",
-                ["x"],
-                "Leaky ReLU whose slope alpha is learned",
-                "f(x) = x if x > 0, else alpha x",
-                "f'(x) = 1 if x > 0, else alpha; df/dalpha = x if x <= 0, else 0",
-                SAME
-            ),
-            Op::Softmax => spec!(
-                "Softmax",
-                Activations,
-                "softmax",
-                ["x"],
-                "Turns scores into probabilities over the last axis",
-                "f(x)_i = e^x_i / sum_j e^x_j",
-                "df_i/dx_j = f_i (delta_ij - f_j)",
-                "same shape; sums to 1 along the last axis"
-            ),
-            Op::MSE => spec!(
-                "MSE",
-                Losses,
-                "mse",
-                ["pred", "target"],
-                "Mean squared error",
-                "L = (1/n) sum_i (pred_i - target_i)^2",
-                "dL/dpred_i = (2/n)(pred_i - target_i)",
-                LOSS_SHAPE
-            ),
-            Op::BCE => spec!(
-                "BCE",
-                Losses,
-                "bce",
-                ["pred", "target"],
-                "Binary cross-entropy of probabilities",
-                "L = -(1/n) sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)]",
-                "dL/dp_i = (1/n)(p_i - y_i) / (p_i (1 - p_i)); p is clamped to [1e-7, 1 - 1e-7]",
-                LOSS_SHAPE
-            ),
-            Op::CrossEntropy => spec!(
-                "CrossEntropy",
-                Losses,
-                "ce",
-                ["logits", "target"],
-                "Softmax + categorical cross-entropy; target is a class index or one-hot",
-                "L = -sum_i y_i ln softmax(z)_i",
-                "dL/dz = softmax(z) - y",
-                "logits [C]; target [] (class index) or [C] (one-hot); output []"
-            ),
-            Op::L1 => spec!(
-                "L1",
-                Losses,
-                "l1",
-                ["pred", "target"],
-                "Mean absolute error",
-                "L = (1/n) sum_i |pred_i - target_i|",
-                "dL/dpred_i = sign(pred_i - target_i) / n",
-                LOSS_SHAPE
-            ),
+            Op::Input => spec!("Input", Inputs, "x", [], "A named input value (a number, vector or matrix) fed from outside", "x", "dJ/dx is what flows back from its consumers", "the shape of its value"),
+            Op::Constant => spec!("Constant", Inputs, "const", [], "A fixed value that never trains", "c", "none needed: constants receive a gradient but never change", "the shape of its value"),
+            Op::Parameter { .. } => spec!("Parameter", Inputs, "w", [], "A trainable value (weight or bias) with an initializer", "w", "dJ/dw is used by gradient descent: w <- w - lr * dJ/dw", "the shape of its value"),
+            Op::Add => spec!("Add", Math, "add", ["lhs", "rhs"], "Element-wise sum", "f(x, y) = x + y", "df/dx = 1, df/dy = 1", BROADCAST),
+            Op::Sub => spec!("Sub", Math, "sub", ["lhs", "rhs"], "Element-wise difference", "f(x, y) = x - y", "df/dx = 1, df/dy = -1", BROADCAST),
+            Op::Mul => spec!("Mul", Math, "mul", ["lhs", "rhs"], "Element-wise product", "f(x, y) = x * y", "df/dx = y, df/dy = x", BROADCAST),
+            Op::Div => spec!("Div", Math, "div", ["lhs", "rhs"], "Element-wise quotient", "f(x, y) = x / y", "df/dx = 1/y, df/dy = -x/y^2", BROADCAST),
+            Op::Neg => spec!("Neg", Math, "neg", ["x"], "Negation", "f(x) = -x", "f'(x) = -1", SAME),
+            Op::Pow { .. } => spec!("Pow", Math, "pow", ["x"], "Power with a constant exponent p", "f(x) = x^p", "f'(x) = p * x^(p-1)", SAME),
+            Op::Exp => spec!("Exp", Math, "exp", ["x"], "Exponential", "f(x) = e^x", "f'(x) = e^x", SAME),
+            Op::Log => spec!("Log", Math, "log", ["x"], "Natural logarithm", "f(x) = ln x", "f'(x) = 1/x (undefined for x <= 0)", SAME),
+            Op::Sqrt => spec!("Sqrt", Math, "sqrt", ["x"], "Square root", "f(x) = sqrt(x)", "f'(x) = 1 / (2 sqrt(x)) (undefined at 0)", SAME),
+            Op::Abs => spec!("Abs", Math, "abs", ["x"], "Absolute value", "f(x) = |x|", "f'(x) = sign(x) (undefined at 0)", SAME),
+            Op::Scale { .. } => spec!("Scale", Math, "scale", ["x"], "Multiply by a constant factor k", "f(x) = k * x", "f'(x) = k", SAME),
+            Op::MatMul => spec!("MatMul", Math, "matmul", ["lhs", "rhs"], "Matrix product (vector . matrix, matrix . vector, dot product)", "f(A, B) = A B", "dJ/dA = dJ/df B^T, dJ/dB = A^T dJ/df", "[k, n] x [n, m] -> [k, m]; a vector on the left is a row, on the right a column; [n] x [n] -> [] (dot product)"),
+            Op::Transpose => spec!("Transpose", Math, "transpose", ["x"], "Swap the last two axes", "f(A) = A^T", "dJ/dA = (dJ/df)^T", "[k, m] -> [m, k]; scalars and vectors are unchanged (as in NumPy)"),
+            Op::Sum { .. } => spec!("Sum", Math, "sum", ["x"], "Sum of all elements, or along one axis", "f(x) = sum_i x_i", "df/dx_i = 1", "all: -> []; axis k: that axis is removed"),
+            Op::Mean { .. } => spec!("Mean", Math, "mean", ["x"], "Mean of all elements, or along one axis", "f(x) = (1/n) sum_i x_i", "df/dx_i = 1/n", "all: -> []; axis k: that axis is removed"),
+            Op::Reshape { .. } => spec!("Reshape", Math, "reshape", ["x"], "Same values, new shape (one dimension may be -1)", "f(x) = x", "the gradient is reshaped back", "the given shape; it must hold the same number of values"),
+            Op::Flatten => spec!("Flatten", Math, "flatten", ["x"], "All values in one vector", "f(x) = x", "the gradient is reshaped back", "[d1, d2, ...] -> [d1 * d2 * ...]"),
+            Op::Concat { .. } => spec!("Concat", Math, "concat", [], "Join inputs along an axis (scalars join into a vector)", "f(x, y) = [x, y]", "each input receives its slice of the gradient", "sizes add along the axis; other dimensions must agree"),
+            Op::Dense { .. } => spec!("Dense", Layers, "dense", ["x"], "Fully connected layer with its own weight W [n, units] and bias b [units]", "f(x) = x W + b", "dJ/dx = dJ/df W^T, dJ/dW = x^T dJ/df, dJ/db = dJ/df", "[n] -> [units]; parameters (n + 1) * units"),
+            Op::Identity => spec!("Identity", Activations, "identity", ["x"], "Linear activation: passes values through", "f(x) = x", "f'(x) = 1", SAME),
+            Op::Step => spec!("Step", Activations, "step", ["x"], "Binary step: 1 for positive inputs, else 0", "f(x) = 1 if x > 0, else 0", "f'(x) = 0 (undefined at 0): no gradient flows back", SAME),
+            Op::Sigmoid => spec!("Sigmoid", Activations, "sigmoid", ["x"], "Logistic sigmoid, squashes to (0, 1)", "f(x) = 1 / (1 + e^-x)", "f'(x) = f(x)(1 - f(x))", SAME),
+            Op::Tanh => spec!("Tanh", Activations, "tanh", ["x"], "Hyperbolic tangent, squashes to (-1, 1)", "f(x) = (e^x - e^-x) / (e^x + e^-x)", "f'(x) = 1 - f(x)^2", SAME),
+            Op::ReLU => spec!("ReLU", Activations, "relu", ["x"], "Rectified linear unit", "f(x) = max(0, x)", "f'(x) = 1 if x > 0, else 0 (undefined at 0)", SAME),
+            Op::LeakyReLU { .. } => spec!("LeakyReLU", Activations, "leakyrelu", ["x"], "ReLU with a small fixed slope alpha for negative inputs", "f(x) = x if x > 0, else alpha x", "f'(x) = 1 if x > 0, else alpha", SAME),
+            Op::PReLU { .. } => spec!("PReLU", Activations, "prelu", ["x"], "Leaky ReLU whose slope alpha is learned", "f(x) = x if x > 0, else alpha x", "f'(x) = 1 if x > 0, else alpha; df/dalpha = x if x <= 0, else 0", SAME),
+            Op::Softmax => spec!("Softmax", Activations, "softmax", ["x"], "Turns scores into probabilities over the last axis", "f(x)_i = e^x_i / sum_j e^x_j", "df_i/dx_j = f_i (delta_ij - f_j)", "same shape; sums to 1 along the last axis"),
+            Op::MSE => spec!("MSE", Losses, "mse", ["pred", "target"], "Mean squared error", "L = (1/n) sum_i (pred_i - target_i)^2", "dL/dpred_i = (2/n)(pred_i - target_i)", LOSS_SHAPE),
+            Op::BCE => spec!("BCE", Losses, "bce", ["pred", "target"], "Binary cross-entropy of probabilities", "L = -(1/n) sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)]", "dL/dp_i = (1/n)(p_i - y_i) / (p_i (1 - p_i)); p is clamped to [1e-7, 1 - 1e-7]", LOSS_SHAPE),
+            Op::CrossEntropy => spec!("CrossEntropy", Losses, "ce", ["logits", "target"], "Softmax + categorical cross-entropy; target is a class index or one-hot", "L = -sum_i y_i ln softmax(z)_i", "dL/dz = softmax(z) - y", "logits [C]; target [] (class index) or [C] (one-hot); output []"),
+            Op::L1 => spec!("L1", Losses, "l1", ["pred", "target"], "Mean absolute error", "L = (1/n) sum_i |pred_i - target_i|", "dL/dpred_i = sign(pred_i - target_i) / n", LOSS_SHAPE),
         }
     }
 
@@ -713,135 +409,6 @@ impl Op {
             _ => Init::Zeros,
         }
     }
-}
-
-fn resolve_axis(axis: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let k = if axis < 0 { axis + r } else { axis };
-    if k < 0 || k >= r {
-        return Err(format!(
-            "axis {axis} is out of range for an input with {rank} dimension(s)"
-        ));
-    }
-    Ok(k as usize)
-}
-
-/// NumPy broadcasting, right-aligned.
-pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Shape, String> {
-    let r = a.len().max(b.len());
-    let mut out = vec![0; r];
-    for i in 0..r {
-        let da = if i + a.len() >= r {
-            a[i + a.len() - r]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= r {
-            b[i + b.len() - r]
-        } else {
-            1
-        };
-        out[i] = match (da, db) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => {
-                return Err(format!(
-                    "shapes {} and {} do not fit together element-wise: sizes must match or be 1",
-                    fmt_shape(a),
-                    fmt_shape(b)
-                ));
-            }
-        };
-    }
-    Ok(out)
-}
-
-fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Shape, String> {
-    if a.is_empty() || b.is_empty() {
-        return Err("MatMul needs vectors or matrices: use Mul to multiply by a scalar".into());
-    }
-    let inner_a = a[a.len() - 1];
-    let inner_b = if b.len() == 1 { b[0] } else { b[b.len() - 2] };
-    if inner_a != inner_b {
-        return Err(format!(
-            "inner sizes differ: {} x {} needs {} = {}",
-            fmt_shape(a),
-            fmt_shape(b),
-            inner_a,
-            inner_b
-        ));
-    }
-    let lead_a = if a.len() > 2 {
-        &a[..a.len() - 2]
-    } else {
-        &[][..]
-    };
-    let lead_b = if b.len() > 2 {
-        &b[..b.len() - 2]
-    } else {
-        &[][..]
-    };
-    let mut out = broadcast(lead_a, lead_b)?;
-    if a.len() >= 2 {
-        out.push(a[a.len() - 2]);
-    }
-    if b.len() >= 2 {
-        out.push(b[b.len() - 1]);
-    }
-    Ok(out)
-}
-
-fn reshape_shape(input: &[usize], target: &[i64]) -> Result<Shape, String> {
-    let n = numel(input);
-    let free: Vec<usize> = (0..target.len()).filter(|&i| target[i] == -1).collect();
-    if free.len() > 1 {
-        return Err("at most one dimension may be -1".into());
-    }
-    if let Some(bad) = target.iter().find(|&&d| d < -1 || d == 0) {
-        return Err(format!(
-            "dimension {bad} is not allowed: use sizes >= 1, or -1 once"
-        ));
-    }
-    let known = target
-        .iter()
-        .filter(|&&d| d > 0)
-        .fold(1usize, |acc, &d| acc.saturating_mul(d as usize));
-    let mut out: Shape = target.iter().map(|&d| d.max(0) as usize).collect();
-    if let Some(&i) = free.first() {
-        if known == 0 || n % known != 0 {
-            return Err(format!("cannot reshape {n} values into {target:?}"));
-        }
-        out[i] = n / known;
-    } else if known != n {
-        return Err(format!(
-            "cannot reshape {} ({n} values) into {} ({known} values)",
-            fmt_shape(input),
-            fmt_shape(&out)
-        ));
-    }
-    Ok(out)
-}
-
-fn concat_shape(inputs: &[&[usize]], axis: i64) -> Result<Shape, String> {
-    if inputs.iter().all(|s| s.is_empty()) {
-        return Ok(vec![inputs.len()]);
-    }
-    let first = inputs[0];
-    let k = resolve_axis(axis, first.len())?;
-    let mut out = first.to_vec();
-    out[k] = 0;
-    for s in inputs {
-        if s.len() != first.len() || (0..s.len()).any(|i| i != k && s[i] != first[i]) {
-            return Err(format!(
-                "inputs {} and {} differ outside axis {axis}",
-                fmt_shape(first),
-                fmt_shape(s)
-            ));
-        }
-        out[k] += s[k];
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -235,7 +235,7 @@ impl Canvas {
                 egui::Frame::popup(ui.style())
                     .show(ui, |ui| {
                         ui.label(egui::RichText::new("Add node").strong());
-                        add_node_menu(ui, egui::Id::new("add-popup-search"), Filter::All)
+                        add_node_menu(ui, egui::Id::new("add-popup-search"), &Filter::All)
                     })
                     .inner
             });
@@ -477,7 +477,7 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
 
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<NodeId>) {
         ui.label(egui::RichText::new("Add node").strong());
-        if let Some(op) = add_node_menu(ui, egui::Id::new("graph-menu-search"), Filter::All) {
+        if let Some(op) = add_node_menu(ui, egui::Id::new("graph-menu-search"), &Filter::All) {
             self.edits.push(Edit::AddNode {
                 op,
                 pos: [pos.x, pos.y],
@@ -501,14 +501,18 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
     ) {
         ui.label(egui::RichText::new("Add and connect").strong());
         let (filter, from, to) = match src {
-            AnyPins::Out(pins) => (Filter::WithInput, pins.first().map(|p| snarl[p.node]), None),
+            AnyPins::Out(pins) => {
+                let from = pins.first().map(|p| snarl[p.node]);
+                let shape = from.and_then(|id| self.analysis.shapes.get(&id).cloned());
+                (Filter::Accepts(shape), from, None)
+            }
             AnyPins::In(pins) => (
                 Filter::All,
                 None,
                 pins.first().map(|p| (snarl[p.node], p.input)),
             ),
         };
-        if let Some(op) = add_node_menu(ui, egui::Id::new("wire-menu-search"), filter) {
+        if let Some(op) = add_node_menu(ui, egui::Id::new("wire-menu-search"), &filter) {
             self.edits.push(Edit::AddNode {
                 op,
                 pos: [pos.x, pos.y],

@@ -2,18 +2,33 @@
 
 use egui::Ui;
 
-use crate::graph::{Category, Op};
+use crate::graph::{Category, Op, Shape};
 
 /// Which ops the menu offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filter {
     All,
-    /// A wire dragged out of an output: only ops with an input to receive it.
-    WithInput,
+    /// A wire dragged out of an output: only ops with an input that takes a value of this
+    /// shape (any shape when the producer has none yet).
+    Accepts(Option<Shape>),
+}
+
+impl Filter {
+    fn admits(&self, op: &Op) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Accepts(_) if op.arity() == 0 => false,
+            Filter::Accepts(None) => true,
+            // The other inputs are assumed to match, as a student would wire them.
+            Filter::Accepts(Some(shape)) => op
+                .infer_shape(&vec![shape.as_slice(); op.arity()], None)
+                .is_ok(),
+        }
+    }
 }
 
 /// Shows the menu; returns the op the user picked. `search_id` keeps the typed text.
-pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: Filter) -> Option<Op> {
+pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Option<Op> {
     let mut search: String = ui.data_mut(|d| d.get_temp(search_id)).unwrap_or_default();
     let resp = ui.add(
         egui::TextEdit::singleline(&mut search)
@@ -35,7 +50,7 @@ pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: Filter) -> Option
     let needle = search.to_lowercase();
     let ops: Vec<Op> = Op::catalogue()
         .into_iter()
-        .filter(|op| filter == Filter::All || op.arity() > 0)
+        .filter(|op| filter.admits(op))
         .filter(|op| {
             let s = op.spec();
             needle.is_empty()
@@ -82,4 +97,31 @@ pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: Filter) -> Option
         });
     }
     picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_wire_offers_only_ops_that_take_the_value() {
+        let scalar = Filter::Accepts(Some(vec![]));
+        assert!(scalar.admits(&Op::Sigmoid));
+        assert!(
+            !scalar.admits(&Op::Softmax),
+            "softmax of a scalar is refused"
+        );
+        assert!(!scalar.admits(&Op::MatMul));
+        assert!(!scalar.admits(&Op::Input));
+        let matrix = Filter::Accepts(Some(vec![2, 3]));
+        assert!(
+            !matrix.admits(&Op::Dense {
+                units: 4,
+                init: crate::graph::Init::Zeros
+            }),
+            "Dense needs a vector"
+        );
+        assert!(matrix.admits(&Op::Flatten));
+        assert!(Filter::All.admits(&Op::Input));
+    }
 }
