@@ -49,6 +49,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
         device: DeviceChoice,
     },
+    /// Print the forward then the backward steps with numbers, one per line (an answer key).
+    Steps {
+        file: PathBuf,
+        /// Override an Input's or Parameter's value: NAME=5 or NAME=1,2,3 (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,6 +76,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             json,
             device,
         }) => eval(&file, &set, json, device, out, err),
+        Some(Command::Steps { file, set }) => steps(&file, &set, out, err),
         None => {
             let config = crate::ui::AppConfig {
                 file: cli.file,
@@ -206,6 +214,43 @@ fn eval(
         write_table(graph, &analysis, &evaluation, &diags, &engine, out)?;
     }
     Ok(code)
+}
+
+fn steps(
+    file: &Path,
+    set: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let project = match load_with_overrides(file, set) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "{e}")?;
+            return Ok(1);
+        }
+    };
+    let graph = &project.graph;
+    let analysis = analysis::analyze(graph);
+    let evaluation = match Engine::cpu().evaluate(graph, &analysis) {
+        Ok(e) => e,
+        Err(e) => {
+            writeln!(err, "{}: {e}", file.display())?;
+            return Ok(1);
+        }
+    };
+    for step in crate::stepper::forward_steps(graph, &analysis, &evaluation) {
+        writeln!(out, "forward  {}", step.text)?;
+    }
+    for step in crate::stepper::backward_steps(graph, &analysis, &evaluation) {
+        writeln!(out, "backward {}", step.text)?;
+    }
+    let diags = all_diagnostics(&project, &analysis, Some(&evaluation));
+    for d in &diags {
+        writeln!(err, "{d}")?;
+    }
+    Ok(i32::from(
+        diags.iter().any(|d| d.severity == Severity::Error),
+    ))
 }
 
 fn name_of(graph: &Graph, id: crate::graph::NodeId) -> String {

@@ -8,4 +8,5 @@ pub mod cli;
 pub mod exec;
 pub mod graph;
 pub mod project;
+pub mod stepper;
 pub mod ui;

@@ -1,0 +1,215 @@
+//! Forward and backward steps written out with numbers, one node per step: what the
+//! step-through mode shows and `nodegrad steps` prints. Built on an `Evaluation`; local
+//! derivatives come from burn too (a one-op graph around the consumer), never from a second
+//! hand-written derivative table.
+
+use crate::analysis::{Analysis, analyze};
+use crate::exec::{Engine, Evaluation};
+use crate::graph::{Array, Edge, Graph, NodeId, Op, fmt_number};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub direction: Direction,
+    pub node: NodeId,
+    /// `u = b * c = 3.0 * 2.0 = 6.0`, or `dJ/db = dJ/du * du/db = 3.0 * 2.0 = 6.0`.
+    pub text: String,
+    /// Wires this step reads (forward: the inputs; backward: the consumers' terms).
+    pub edges: Vec<Edge>,
+}
+
+fn short(a: &Array) -> String {
+    if a.shape().is_empty() {
+        fmt_number(a.data()[0])
+    } else {
+        a.to_string()
+    }
+}
+
+fn symbol(op: &Op) -> Option<&'static str> {
+    match op {
+        Op::Add => Some("+"),
+        Op::Sub => Some("-"),
+        Op::Mul => Some("*"),
+        Op::Div => Some("/"),
+        _ => None,
+    }
+}
+
+/// One forward step per evaluated node, in evaluation order.
+pub fn forward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for &id in &analysis.order {
+        let (Some(node), Some(ev)) = (graph.node(id), eval.nodes.get(&id)) else {
+            continue;
+        };
+        let inputs: Vec<(Edge, String, String)> = (0..node.op.arity())
+            .filter_map(|port| {
+                let from = graph.input(id, port)?;
+                let src = graph.node(from)?;
+                let v = eval.nodes.get(&from)?;
+                Some((
+                    Edge { from, to: id, port },
+                    src.name.clone(),
+                    short(&v.value),
+                ))
+            })
+            .collect();
+        let names: Vec<&str> = inputs.iter().map(|(_, n, _)| n.as_str()).collect();
+        let values: Vec<&str> = inputs.iter().map(|(_, _, v)| v.as_str()).collect();
+        let out = short(&ev.value);
+        let text = match (&node.op, symbol(&node.op)) {
+            (op, _) if op.is_source() => format!("{} = {out}", node.name),
+            (_, Some(sym)) => format!(
+                "{} = {} {sym} {} = {} {sym} {} = {out}",
+                node.name, names[0], names[1], values[0], values[1]
+            ),
+            (Op::Scale { factor }, _) => {
+                let k = fmt_number(*factor);
+                format!(
+                    "{} = {k} * {} = {k} * {} = {out}",
+                    node.name, names[0], values[0]
+                )
+            }
+            (Op::Neg, _) => format!("{} = -{} = -{} = {out}", node.name, names[0], values[0]),
+            (Op::Pow { exponent }, _) => {
+                let p = fmt_number(*exponent);
+                format!(
+                    "{} = {}^{p} = {}^{p} = {out}",
+                    node.name, names[0], values[0]
+                )
+            }
+            (op, _) => {
+                let f = op.name().to_lowercase();
+                format!(
+                    "{} = {f}({}) = {f}({}) = {out}",
+                    node.name,
+                    names.join(", "),
+                    values.join(", ")
+                )
+            }
+        };
+        steps.push(Step {
+            direction: Direction::Forward,
+            node: id,
+            text,
+            edges: inputs.into_iter().map(|(e, _, _)| e).collect(),
+        });
+    }
+    steps
+}
+
+/// d(consumer)/d(input `port`) at the evaluated point, by burn: the consumer alone, its
+/// inputs as constants, differentiated once. `None` for non-scalar pairs.
+fn local_derivative(
+    graph: &Graph,
+    eval: &Evaluation,
+    consumer: NodeId,
+    port: usize,
+) -> Option<f64> {
+    let node = graph.node(consumer)?;
+    let mut g = Graph::new();
+    let op_id = g.add(node.op.clone(), [0.0, 0.0]);
+    if let Some(n) = g.node_mut(op_id) {
+        n.tensors = node.tensors.clone();
+    }
+    for p in 0..node.op.arity() {
+        let from = graph.input(consumer, p)?;
+        let x = g.add(Op::Input, [0.0, 0.0]);
+        g.set_tensor(x, "value", eval.nodes.get(&from)?.value.clone())
+            .ok()?;
+        g.connect(x, op_id, p).ok()?;
+    }
+    g.output = Some(op_id);
+    let a = analyze(&g);
+    let local = Engine::cpu().evaluate(&g, &a).ok()?;
+    let out = &local.nodes.get(&op_id)?.value;
+    let src = graph.input(consumer, port)?;
+    let grad = local.edges.get(&Edge {
+        from: g.input(op_id, port)?,
+        to: op_id,
+        port,
+    })?;
+    (out.len() == 1 && grad.len() == 1 && eval.nodes.get(&src)?.value.len() == 1)
+        .then(|| grad.data()[0])
+}
+
+/// One backward step per node that the output depends on, from the output back.
+pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> Vec<Step> {
+    let Some(output) = eval.output else {
+        return Vec::new();
+    };
+    let Some(out_name) = graph.node(output).map(|n| n.name.clone()) else {
+        return Vec::new();
+    };
+    let d = |n: &str| format!("d{out_name}/d{n}");
+    let mut steps = Vec::new();
+    for &id in analysis.order.iter().rev() {
+        let (Some(node), Some(ev)) = (graph.node(id), eval.nodes.get(&id)) else {
+            continue;
+        };
+        let Some(grad) = &ev.grad else { continue };
+        if id == output {
+            steps.push(Step {
+                direction: Direction::Backward,
+                node: id,
+                text: format!("{} = 1", d(&node.name)),
+                edges: vec![],
+            });
+            continue;
+        }
+        let terms: Vec<(&Edge, &Array)> = eval
+            .edges
+            .iter()
+            .filter(|(e, _)| e.from == id && graph.reaches(e.to, output))
+            .collect();
+        if terms.is_empty() {
+            continue;
+        }
+        let mut symbolic = Vec::new();
+        // `3.0 * 2.0` where both factors are single numbers; `None` for tensors.
+        let mut products: Vec<Option<String>> = Vec::new();
+        let mut values = Vec::new();
+        for (e, along) in &terms {
+            let consumer = graph.node(e.to).map(|n| n.name.clone()).unwrap_or_default();
+            symbolic.push(format!("{} * d{consumer}/d{}", d(&consumer), node.name));
+            let upstream = eval.nodes.get(&e.to).and_then(|n| n.grad.as_ref());
+            products.push(
+                match (upstream, local_derivative(graph, eval, e.to, e.port)) {
+                    (Some(up), Some(local)) if up.len() == 1 => Some(format!(
+                        "{} * {}",
+                        fmt_number(up.data()[0]),
+                        fmt_number(local)
+                    )),
+                    _ => None,
+                },
+            );
+            values.push(short(along));
+        }
+        let total = short(grad);
+        let text = match (terms.len(), &products[0]) {
+            (1, Some(product)) => {
+                format!("{} = {} = {product} = {total}", d(&node.name), symbolic[0])
+            }
+            (1, None) => format!("{} = {} = {total}", d(&node.name), symbolic[0]),
+            _ => format!(
+                "{} = {} = {} = {total}",
+                d(&node.name),
+                symbolic.join(" + "),
+                values.join(" + ")
+            ),
+        };
+        steps.push(Step {
+            direction: Direction::Backward,
+            node: id,
+            text,
+            edges: terms.iter().map(|(e, _)| **e).collect(),
+        });
+    }
+    steps
+}
