@@ -1,12 +1,12 @@
 //! nodegrad: computational graphs you can see and train.
 //!
 //! Data flows one way, and the modules are listed in that order:
-//! project file -> graph model -> analysis -> burn execution -> CLI and UI (egui).
+//! project file -> graph model -> analysis -> burn execution -> steps -> CLI and UI (egui).
 
-pub mod analysis;
-pub mod cli;
-pub mod exec;
-pub mod graph;
 pub mod project;
+pub mod graph;
+pub mod analysis;
+pub mod exec;
 pub mod stepper;
+pub mod cli;
 pub mod ui;
