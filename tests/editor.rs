@@ -375,3 +375,54 @@ fn unsaved_changes_are_asked_about_and_recovered_after_a_crash() {
     assert!(h.state().doc.graph().is_empty());
     assert!(!h.state().recovery.exists());
 }
+
+#[test]
+fn step_forward_then_backward_with_the_arrow_keys() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        Some(&common::project_path("computational-graph.ron")),
+        storage.path(),
+    );
+    assert_eq!(count(&h, "value 33.0"), 1);
+    h.key_press(Key::ArrowRight);
+    h.run_ok();
+    assert!(
+        h.query_by_label("a = 5.0").is_some(),
+        "the first step's text"
+    );
+    assert_eq!(count(&h, "value ?"), 5, "only a is computed");
+    for _ in 0..5 {
+        h.key_press(Key::ArrowRight);
+        h.run_ok();
+    }
+    assert!(
+        h.query_by_label("J = 3.0 * v = 3.0 * 11.0 = 33.0")
+            .is_some()
+    );
+    assert_eq!(count(&h, "value 33.0"), 1);
+    assert_eq!(count(&h, "grad  ?"), 6, "no gradient yet");
+    for _ in 0..5 {
+        h.key_press(Key::ArrowRight);
+        h.run_ok();
+    }
+    assert!(
+        h.query_by_label("dJ/db = dJ/du * du/db = 3.0 * 2.0 = 6.0")
+            .is_some()
+    );
+    assert_eq!(count(&h, "grad  6.0"), 1);
+    assert_eq!(count(&h, "grad  ?"), 1, "a is the last backward step");
+    h.key_press(Key::ArrowLeft);
+    h.run_ok();
+    assert!(
+        h.query_by_label("dJ/dc = dJ/du * du/dc = 3.0 * 3.0 = 9.0")
+            .is_some()
+    );
+    assert_eq!(count(&h, "grad  6.0"), 0);
+    h.key_press(Key::Escape);
+    h.run_ok();
+    assert_eq!(
+        count(&h, "grad  ?") + count(&h, "value ?"),
+        0,
+        "leaving step mode shows everything"
+    );
+}

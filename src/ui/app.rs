@@ -15,6 +15,7 @@ use crate::graph::NodeId;
 use super::canvas::Canvas;
 use super::document::{Document, Edit};
 use super::files::Recovery;
+use super::stepping::Stepping;
 
 /// How the app starts.
 #[derive(Clone, Debug, Default)]
@@ -85,6 +86,7 @@ pub struct NodegradApp {
     computed_revision: u64,
     pub engine: Engine,
     pub canvas: Canvas,
+    pub stepping: Stepping,
     /// The last message for the status bar.
     pub message: String,
     /// A file that failed to open: shown in a window until dismissed.
@@ -124,6 +126,7 @@ impl NodegradApp {
         canvas.show_wire_grads = settings.show_wire_grads;
         let mut app = Self {
             canvas,
+            stepping: Stepping::default(),
             settings,
             doc: Document::default(),
             analysis: Analysis::default(),
@@ -178,6 +181,8 @@ impl NodegradApp {
             }
         }
         self.computed_revision = self.doc.semantic_revision();
+        self.stepping
+            .refresh(self.doc.graph(), &self.analysis, self.eval.as_ref());
     }
 
     pub fn title(&self) -> String {
@@ -350,6 +355,18 @@ impl NodegradApp {
             {
                 self.commands.push(AppCommand::Delete);
             }
+            if i.consume_key(Modifiers::NONE, Key::ArrowRight) {
+                self.stepping.forward();
+            }
+            if i.consume_key(Modifiers::NONE, Key::ArrowLeft) {
+                self.stepping.backward();
+            }
+            if i.consume_key(Modifiers::NONE, Key::End) {
+                self.stepping.to_end();
+            }
+            if self.stepping.active && i.consume_key(Modifiers::NONE, Key::Escape) {
+                self.stepping.reset();
+            }
             if i.consume_key(Modifiers::NONE, Key::F) || i.consume_key(Modifiers::NONE, Key::Home) {
                 self.commands.push(AppCommand::Fit);
             }
@@ -446,6 +463,7 @@ impl NodegradApp {
         self.window_events(&ctx);
         super::panels::menu_bar(self, ui);
         super::panels::status_bar(self, ui);
+        egui::Panel::bottom("stepper").show(ui, |ui| self.stepping.panel_ui(ui));
         if self.settings.show_inspector {
             super::panels::inspector(self, ui);
         }
@@ -453,11 +471,13 @@ impl NodegradApp {
             .frame(egui::Frame::NONE)
             .show(ui, |ui| {
                 self.canvas.show_wire_grads = self.settings.show_wire_grads;
+                let reveal = self.stepping.reveal();
                 self.canvas.ui(
                     ui,
                     &self.doc,
                     &self.analysis,
                     self.eval.as_ref(),
+                    reveal.as_ref(),
                     &mut self.edits,
                 );
             });

@@ -16,6 +16,7 @@ use crate::graph::{Graph, NodeId};
 use super::card;
 use super::document::{Document, Edit};
 use super::menus::{Filter, add_node_menu};
+use super::stepping::Reveal;
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
 
@@ -120,6 +121,7 @@ impl Canvas {
         doc: &Document,
         analysis: &Analysis,
         eval: Option<&Evaluation>,
+        reveal: Option<&Reveal>,
         edits: &mut Vec<Edit>,
     ) {
         if self.synced_revision != doc.revision() {
@@ -148,6 +150,7 @@ impl Canvas {
             graph: doc.graph(),
             analysis,
             eval,
+            reveal,
             edits,
             selection: &self.selection,
             clicked: &mut clicked,
@@ -281,6 +284,8 @@ struct Viewer<'a> {
     graph: &'a Graph,
     analysis: &'a Analysis,
     eval: Option<&'a Evaluation>,
+    /// While stepping: which values and gradients have been computed so far.
+    reveal: Option<&'a Reveal>,
     edits: &'a mut Vec<Edit>,
     selection: &'a BTreeSet<NodeId>,
     clicked: &'a mut Option<(NodeId, Modifiers)>,
@@ -419,14 +424,18 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         let Some(n) = self.graph.node(snarl[node]) else {
             return;
         };
+        let shown = match self.reveal {
+            None => (true, true),
+            Some(r) => (r.values.contains(&n.id), r.grads.contains(&n.id)),
+        };
         ui.vertical(|ui| {
             ui.set_max_width(230.0);
             // Zoomed far out, editors are too small to use or read: show the numbers only.
             if self.to_global.scaling >= LOD_SCALE {
                 card::settings_ui(ui, n, self.edits);
-                card::results_ui(ui, n, self.analysis, self.eval);
+                card::results_ui(ui, n, self.analysis, self.eval, shown);
             } else {
-                card::compact_results_ui(ui, n, self.eval);
+                card::compact_results_ui(ui, n, self.eval, shown);
             }
         });
     }
@@ -450,6 +459,9 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         }
         if self.selection.contains(&id) {
             frame.stroke = Stroke::new(2.5, Color32::from_rgb(90, 170, 255));
+        }
+        if self.reveal.is_some_and(|r| r.current == Some(id)) {
+            frame.stroke = Stroke::new(3.5, Color32::from_rgb(240, 170, 40));
         }
         frame
     }

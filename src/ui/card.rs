@@ -305,8 +305,9 @@ fn value_editor(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
     }
 }
 
-/// The node's value and gradient as card text; "—" where there is none.
-fn value_and_grad(node: &Node, eval: Option<&Evaluation>) -> (String, String) {
+/// The node's value and gradient as card text; "—" where there is none, "?" where step
+/// mode has not computed it yet (`shown` = value, gradient).
+fn value_and_grad(node: &Node, eval: Option<&Evaluation>, shown: (bool, bool)) -> (String, String) {
     let ev = eval.and_then(|e| e.nodes.get(&node.id));
     let value = ev
         .map(|e| value_text(&e.value))
@@ -315,17 +316,29 @@ fn value_and_grad(node: &Node, eval: Option<&Evaluation>) -> (String, String) {
         .and_then(|e| e.grad.as_ref())
         .map(value_text)
         .unwrap_or_else(|| "—".into());
-    (value, grad)
+    let hide = |text: String, show: bool| if show { text } else { "?".into() };
+    (hide(value, shown.0), hide(grad, shown.1))
 }
 
 /// Just `value | grad`, for cards seen from far away.
-pub fn compact_results_ui(ui: &mut Ui, node: &Node, eval: Option<&Evaluation>) {
-    let (value, grad) = value_and_grad(node, eval);
+pub fn compact_results_ui(
+    ui: &mut Ui,
+    node: &Node,
+    eval: Option<&Evaluation>,
+    shown: (bool, bool),
+) {
+    let (value, grad) = value_and_grad(node, eval, shown);
     ui.label(RichText::new(format!("{value} | {grad}")).monospace());
 }
 
 /// Shape, `value | grad`, owned tensors and diagnostics.
-pub fn results_ui(ui: &mut Ui, node: &Node, analysis: &Analysis, eval: Option<&Evaluation>) {
+pub fn results_ui(
+    ui: &mut Ui,
+    node: &Node,
+    analysis: &Analysis,
+    eval: Option<&Evaluation>,
+    shown: (bool, bool),
+) {
     let mono = |s: String| RichText::new(s).monospace();
     let shape = analysis
         .shapes
@@ -342,7 +355,7 @@ pub fn results_ui(ui: &mut Ui, node: &Node, analysis: &Analysis, eval: Option<&E
             .small()
             .weak(),
     );
-    let (value, grad) = value_and_grad(node, eval);
+    let (value, grad) = value_and_grad(node, eval, shown);
     ui.label(mono(format!("value {value}")));
     ui.label(mono(format!("grad  {grad}")).color(Color32::from_rgb(200, 120, 40)));
     if let Some(ev) = eval.and_then(|e| e.nodes.get(&node.id)) {

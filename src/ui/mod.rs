@@ -11,6 +11,7 @@ pub mod document;
 pub mod files;
 pub mod menus;
 pub mod panels;
+pub mod stepping;
 
 use std::path::PathBuf;
 
