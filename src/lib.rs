@@ -8,5 +8,6 @@ pub mod graph;
 pub mod analysis;
 pub mod exec;
 pub mod stepper;
+pub mod gradcheck;
 pub mod cli;
 pub mod ui;

@@ -426,3 +426,23 @@ fn step_forward_then_backward_with_the_arrow_keys() {
         "leaving step mode shows everything"
     );
 }
+
+#[test]
+fn gradient_check_button_reports_every_tensor() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(Some(&common::project_path("xor-mlp.ron")), storage.path());
+    h.get_by_label("✔ Gradient check").click();
+    h.run_ok();
+    assert!(h.query_by_label_contains("all passed").is_some());
+    // x, y, and the weight and bias of both Dense layers.
+    assert_eq!(
+        h.state()
+            .gradcheck
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .len(),
+        6
+    );
+}

@@ -128,8 +128,10 @@ impl Engine {
                 .iter()
                 .map(|spec| {
                     let arr = node.tensor_or_init(spec, graph.seed);
+                    // Every stored tensor is a leaf that keeps its gradient (an Input's too: the
+                    // gradient check and the inspector read it).
                     let t = upload(&arr, &self.device, self.dtype);
-                    (spec.key, if spec.trainable { t.require_grad() } else { t })
+                    (spec.key, t.require_grad())
                 })
                 .collect();
             let value = if node.op.is_source() {

@@ -67,6 +67,7 @@ pub enum AppCommand {
     ToggleTheme,
     Quit,
     Focus(NodeId),
+    GradientCheck,
 }
 
 /// An action waiting for "discard unsaved changes?".
@@ -87,6 +88,8 @@ pub struct NodegradApp {
     pub engine: Engine,
     pub canvas: Canvas,
     pub stepping: Stepping,
+    /// Results of the last gradient check, shown in a window until closed.
+    pub gradcheck: Option<Result<Vec<crate::gradcheck::Check>, String>>,
     /// The last message for the status bar.
     pub message: String,
     /// A file that failed to open: shown in a window until dismissed.
@@ -127,6 +130,7 @@ impl NodegradApp {
         let mut app = Self {
             canvas,
             stepping: Stepping::default(),
+            gradcheck: None,
             settings,
             doc: Document::default(),
             analysis: Analysis::default(),
@@ -274,6 +278,12 @@ impl NodegradApp {
             AppCommand::ToggleTheme => {
                 self.settings.dark = !self.settings.dark;
                 self.apply_theme(ctx);
+            }
+            AppCommand::GradientCheck => {
+                self.gradcheck = Some(match &self.eval {
+                    Some(eval) => crate::gradcheck::check(self.doc.graph(), &self.analysis, eval),
+                    None => Err("nothing is evaluated yet".into()),
+                });
             }
             AppCommand::Focus(id) => {
                 self.canvas.select_only([id]);

@@ -127,6 +127,13 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 app.commands.push(AppCommand::Undo);
             }
             if ui
+                .button("✔ Gradient check")
+                .on_hover_text("Compare every gradient of inputs and parameters with central finite differences")
+                .clicked()
+            {
+                app.commands.push(AppCommand::GradientCheck);
+            }
+            if ui
                 .add_enabled(app.doc.can_redo(), egui::Button::new("⟳ Redo"))
                 .clicked()
             {
@@ -267,6 +274,7 @@ pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
 
 /// Modal questions: discard unsaved changes, a file that failed to load, recovered work.
 pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
+    gradcheck_window(app, ctx);
     if let Some(pending) = app.confirm.clone() {
         let what = match &pending {
             Pending::New => "starting a new project",
@@ -321,5 +329,57 @@ pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
                 }
             });
         });
+    }
+}
+
+fn gradcheck_window(app: &mut NodegradApp, ctx: &egui::Context) {
+    let Some(result) = &app.gradcheck else { return };
+    let mut open = true;
+    egui::Window::new("Gradient check")
+        .open(&mut open)
+        .show(ctx, |ui| match result {
+            Err(e) => {
+                ui.colored_label(Color32::from_rgb(230, 80, 60), e);
+            }
+            Ok(checks) => {
+                let failed = checks.iter().filter(|c| !c.passed()).count();
+                ui.label(format!(
+                    "autodiff vs central differences (f64), threshold {:e}: {}",
+                    crate::gradcheck::THRESHOLD,
+                    if failed == 0 {
+                        "all passed".to_string()
+                    } else {
+                        format!("{failed} failed")
+                    }
+                ));
+                egui::Grid::new("gradcheck").striped(true).show(ui, |ui| {
+                    ui.strong("node");
+                    ui.strong("tensor");
+                    ui.strong("values");
+                    ui.strong("max relative error");
+                    ui.end_row();
+                    for c in checks {
+                        let name = app
+                            .doc
+                            .graph()
+                            .node(c.node)
+                            .map(|n| n.name.clone())
+                            .unwrap_or_default();
+                        ui.label(name);
+                        ui.label(&c.key);
+                        ui.label(c.values_checked.to_string());
+                        let color = if c.passed() {
+                            Color32::from_rgb(90, 180, 90)
+                        } else {
+                            Color32::from_rgb(230, 70, 60)
+                        };
+                        ui.colored_label(color, format!("{:.2e}", c.max_rel_error));
+                        ui.end_row();
+                    }
+                });
+            }
+        });
+    if !open {
+        app.gradcheck = None;
     }
 }

@@ -1,0 +1,61 @@
+//! The gradient check passes on every example and catches a wrong derivative.
+
+mod common;
+
+use nodegrad::analysis::analyze;
+use nodegrad::exec::Engine;
+use nodegrad::gradcheck::{THRESHOLD, check};
+use nodegrad::project::list_projects;
+
+#[test]
+fn every_example_passes() {
+    for file in list_projects(&common::project_path("")) {
+        let p = nodegrad::project::Project::load(&file).unwrap();
+        let a = analyze(&p.graph);
+        let e = Engine::cpu().evaluate(&p.graph, &a).unwrap();
+        let checks = check(&p.graph, &a, &e).unwrap();
+        assert!(!checks.is_empty());
+        for c in checks {
+            assert!(
+                c.passed(),
+                "{}: node {} {}: relative error {}",
+                file.display(),
+                c.node,
+                c.key,
+                c.max_rel_error
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_derivative_is_caught() {
+    // As if Pow's derivative were off by 1% (3x^2 * 1.01): only x, whose gradient flows
+    // through it, fails; y, which does not depend on it, passes.
+    let p = common::load("chain-rule-fan-out.ron");
+    let a = analyze(&p.graph);
+    let mut e = Engine::cpu().evaluate(&p.graph, &a).unwrap();
+    let x = p.graph.find("x").unwrap().id;
+    let y = p.graph.find("y").unwrap().id;
+    let x_value_grad = e
+        .nodes
+        .get_mut(&x)
+        .unwrap()
+        .tensors
+        .get_mut("value")
+        .unwrap()
+        .grad
+        .as_mut()
+        .unwrap();
+    assert_eq!(
+        x_value_grad.data(),
+        [8.5],
+        "an Input's own tensor carries its gradient"
+    );
+    x_value_grad.data_mut()[0] = 8.5 + 4.0 * 0.01;
+    let checks = check(&p.graph, &a, &e).unwrap();
+    let of = |id| checks.iter().find(|c| c.node == id).unwrap();
+    assert!(!of(x).passed(), "relative error {}", of(x).max_rel_error);
+    assert!(of(x).max_rel_error > 100.0 * THRESHOLD);
+    assert!(of(y).passed());
+}
