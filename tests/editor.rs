@@ -446,3 +446,74 @@ fn gradient_check_button_reports_every_tensor() {
         6
     );
 }
+
+/// Types an answer into the quiz prompt and presses Enter.
+fn answer(h: &mut Harness<'_, NodegradApp>, text: &str) {
+    h.get_by_label("quiz answer").focus();
+    h.run_ok();
+    h.get_by_label("quiz answer").type_text(text);
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+}
+
+#[test]
+fn quiz_accepts_a_right_answer_and_rejects_a_wrong_one() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        Some(&common::project_path("computational-graph.ron")),
+        storage.path(),
+    );
+    h.get_by_label("Quiz").click();
+    h.run_ok();
+    // The inputs are given; the first question is u.
+    for _ in 0..4 {
+        h.key_press(Key::ArrowRight);
+        h.run_ok();
+    }
+    assert!(h.query_by_label("u = ?").is_some());
+    assert_eq!(count(&h, "value ?"), 3, "u, v and J are hidden");
+    answer(&mut h, "6");
+    assert!(h.query_by_label("✔ right: 6.0").is_some());
+    assert!(h.query_by_label("v = ?").is_some());
+    answer(&mut h, "12");
+    assert!(h.query_by_label("✘ not quite: it is 11.0").is_some());
+    assert!(h.query_by_label_contains("score 1/2").is_some());
+    answer(&mut h, "33");
+    // Backward: dJ/dJ, then dJ/dv.
+    answer(&mut h, "1");
+    answer(&mut h, "3");
+    assert!(h.query_by_label_contains("score 4/5").is_some());
+    assert!(h.query_by_label("dJ/du = ?").is_some());
+}
+
+#[test]
+fn an_exercise_file_opens_in_quiz_mode() {
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = common::load("computational-graph.ron");
+    p.quiz = Some(nodegrad::project::QuizFile {
+        ask: vec!["c".into()],
+        tolerance: 0.01,
+    });
+    let path = dir.path().join("exercise.ron");
+    p.save(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("quiz: (") && text.contains("\"c\",") && text.contains("tolerance: 0.01"),
+        "{text}"
+    );
+    let mut h = app(Some(&path), storage.path());
+    assert!(
+        h.query_by_label_contains("score 0/0").is_some(),
+        "quiz mode is on"
+    );
+    // Only dJ/dc is asked: stepping runs through everything else.
+    for _ in 0..12 {
+        h.key_press(Key::ArrowRight);
+        h.run_ok();
+    }
+    assert!(h.query_by_label("dJ/dc = ?").is_some());
+    answer(&mut h, "9");
+    assert!(h.query_by_label("✔ right: 9.0").is_some());
+}

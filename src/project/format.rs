@@ -23,7 +23,25 @@ pub struct ProjectFile {
     pub output: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub seed: u64,
+    /// An exercise: open in quiz mode, asking for the listed nodes (all when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiz: Option<QuizFile>,
     pub nodes: Vec<NodeFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuizFile {
+    /// Names of the nodes whose values and gradients are asked; empty: every node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ask: Vec<String>,
+    /// An answer is right when |answer - truth| <= tolerance * max(1, |truth|).
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+}
+
+fn default_tolerance() -> f64 {
+    0.01
 }
 
 fn is_zero(v: &u64) -> bool {

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::analysis::{Diagnostic, Severity};
 use crate::graph::{Array, Graph, Node, NodeId};
-pub use format::{FORMAT_VERSION, NodeFile, ProjectFile, ValueFile};
+pub use format::{FORMAT_VERSION, NodeFile, ProjectFile, QuizFile, ValueFile};
 
 #[derive(Debug, Error)]
 pub enum ProjectError {
@@ -52,6 +52,8 @@ pub struct Project {
     /// Problems found while loading that do not stop it (an input naming an unknown node,
     /// say). They are errors for `check` and shown in the editor.
     pub load_diagnostics: Vec<Diagnostic>,
+    /// Set for exercises: open in quiz mode.
+    pub quiz: Option<format::QuizFile>,
 }
 
 fn ron_options() -> ron::Options {
@@ -235,11 +237,20 @@ impl Project {
                 )),
             }
         }
+        if let Some(q) = &file.quiz {
+            for name in q.ask.iter().filter(|n| !by_name.contains_key(*n)) {
+                load_diagnostics.push(Diagnostic::graph(
+                    Severity::Error,
+                    format!("the quiz asks for `{name}`, but no node is called that"),
+                ));
+            }
+        }
         Ok(Self {
             title: file.title,
             description: file.description,
             graph,
             load_diagnostics,
+            quiz: file.quiz,
         })
     }
 
@@ -280,6 +291,7 @@ impl Project {
             description: self.description.clone(),
             output: g.output.map(name),
             seed: g.seed,
+            quiz: self.quiz.clone(),
             nodes,
         }
     }

@@ -68,6 +68,8 @@ pub enum AppCommand {
     Quit,
     Focus(NodeId),
     GradientCheck,
+    /// Save As with quiz mode on, asking about the selected nodes (all when none).
+    SaveExercise,
 }
 
 /// An action waiting for "discard unsaved changes?".
@@ -278,6 +280,20 @@ impl NodegradApp {
             AppCommand::ToggleTheme => {
                 self.settings.dark = !self.settings.dark;
                 self.apply_theme(ctx);
+            }
+            AppCommand::SaveExercise => {
+                let ask = self
+                    .canvas
+                    .selection
+                    .iter()
+                    .filter_map(|id| self.doc.graph().node(*id))
+                    .map(|n| n.name.clone())
+                    .collect();
+                self.doc.project.quiz = Some(crate::project::QuizFile {
+                    ask,
+                    tolerance: 0.01,
+                });
+                self.save(true);
             }
             AppCommand::GradientCheck => {
                 self.gradcheck = Some(match &self.eval {

@@ -20,6 +20,11 @@ impl NodegradApp {
                 self.canvas.fit_requested = true;
                 self.canvas.selection.clear();
                 self.remember(path);
+                self.recompute();
+                match self.doc.project.quiz.clone() {
+                    Some(quiz) => self.stepping.start_quiz(self.doc.graph(), &quiz),
+                    None => self.stepping.reset(),
+                }
                 self.message = format!("opened {}", self.doc.display_name());
                 let problems = self.doc.project.load_diagnostics.len();
                 if problems > 0 {

@@ -26,6 +26,7 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 cmd(ui, "Open…", "Ctrl+O", AppCommand::Open(None));
                 cmd(ui, "Save", "Ctrl+S", AppCommand::Save);
                 cmd(ui, "Save As…", "Ctrl+Shift+S", AppCommand::SaveAs);
+                cmd(ui, "Save as exercise…", "", AppCommand::SaveExercise);
                 ui.menu_button("Open example", |ui| {
                     for path in list_projects(&super::examples_dir()) {
                         let name = path

@@ -7,7 +7,8 @@ use egui::{Color32, RichText, Ui};
 
 use crate::analysis::Analysis;
 use crate::exec::Evaluation;
-use crate::graph::{Graph, NodeId};
+use crate::graph::{Array, Graph, NodeId, fmt_number};
+use crate::project::QuizFile;
 use crate::stepper::{Direction, Step, backward_steps, forward_steps};
 
 /// What the cards may show while stepping.
@@ -18,12 +19,37 @@ pub struct Reveal {
     pub current: Option<NodeId>,
 }
 
+/// Quiz mode: before each asked step the student types the number they expect.
+#[derive(Debug, Default)]
+pub struct Quiz {
+    pub on: bool,
+    /// Nodes asked about; empty: all.
+    pub ask: BTreeSet<NodeId>,
+    pub tolerance: f64,
+    pub answer: String,
+    /// The verdict on the last answer: (right, text).
+    pub verdict: Option<(bool, String)>,
+    pub right: usize,
+    pub asked: usize,
+}
+
+impl Quiz {
+    fn asks(&self, node: NodeId) -> bool {
+        self.on && (self.ask.is_empty() || self.ask.contains(&node))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Stepping {
     pub active: bool,
     /// Steps taken so far (0 = nothing computed yet).
     pub pos: usize,
     steps: Vec<Step>,
+    /// The true number of each step: a value going forward, a gradient going back.
+    truths: Vec<Option<Array>>,
+    /// Steps nothing is asked about: inputs' own values, which the student already knows.
+    given: BTreeSet<usize>,
+    pub quiz: Quiz,
 }
 
 impl Stepping {
@@ -36,15 +62,95 @@ impl Stepping {
                 .collect(),
             None => Vec::new(),
         };
+        self.truths = self
+            .steps
+            .iter()
+            .map(|s| {
+                let n = eval?.nodes.get(&s.node)?;
+                match s.direction {
+                    Direction::Forward => Some(n.value.clone()),
+                    Direction::Backward => n.grad.clone(),
+                }
+            })
+            .collect();
+        self.given = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.direction == Direction::Forward
+                    && graph.node(s.node).is_some_and(|n| n.op.is_source())
+            })
+            .map(|(i, _)| i)
+            .collect();
         self.pos = self.pos.min(self.steps.len());
+    }
+
+    /// Starts an exercise from a project's quiz settings.
+    pub fn start_quiz(&mut self, graph: &Graph, quiz: &QuizFile) {
+        self.quiz = Quiz {
+            on: true,
+            ask: quiz
+                .ask
+                .iter()
+                .filter_map(|n| graph.find(n))
+                .map(|n| n.id)
+                .collect(),
+            tolerance: quiz.tolerance,
+            ..Quiz::default()
+        };
+        self.active = true;
+        self.pos = 0;
+    }
+
+    /// The step the student must answer before it is revealed, if any.
+    pub fn pending_question(&self) -> Option<&Step> {
+        let next = self.steps.get(self.pos)?;
+        (self.quiz.asks(next.node) && !self.given.contains(&self.pos)).then_some(next)
+    }
+
+    /// Checks the typed answer against the next step, then reveals it.
+    pub fn submit(&mut self) {
+        let Some(truth) = self.truths.get(self.pos).cloned().flatten() else {
+            self.pos = (self.pos + 1).min(self.steps.len());
+            return;
+        };
+        let typed = super::card::parse_value(&self.quiz.answer);
+        let tol = self.quiz.tolerance;
+        let right = typed.as_ref().is_ok_and(|a| {
+            a.len() == truth.len()
+                && a.data()
+                    .iter()
+                    .zip(truth.data())
+                    .all(|(x, t)| (x - t).abs() <= tol * t.abs().max(1.0))
+        });
+        self.quiz.asked += 1;
+        if right {
+            self.quiz.right += 1;
+        }
+        let shown = super::card::value_text(&truth);
+        self.quiz.verdict = Some((
+            right,
+            if right {
+                format!("✔ right: {shown}")
+            } else {
+                format!("✘ not quite: it is {shown}")
+            },
+        ));
+        self.quiz.answer.clear();
+        self.pos += 1;
     }
 
     pub fn len(&self) -> usize {
         self.steps.len()
     }
 
+    /// One step forward; in quiz mode an asked step waits for an answer instead.
     pub fn forward(&mut self) {
         self.active = true;
+        if self.pending_question().is_some() {
+            return;
+        }
         self.pos = (self.pos + 1).min(self.steps.len());
     }
 
@@ -55,12 +161,16 @@ impl Stepping {
 
     pub fn to_end(&mut self) {
         self.active = true;
-        self.pos = self.steps.len();
+        if !self.quiz.on {
+            self.pos = self.steps.len();
+        }
     }
 
     pub fn reset(&mut self) {
         self.active = false;
         self.pos = 0;
+        self.quiz.on = false;
+        self.quiz.verdict = None;
     }
 
     pub fn current(&self) -> Option<&Step> {
@@ -117,7 +227,61 @@ impl Stepping {
             {
                 self.to_end();
             }
+            let mut quiz = self.quiz.on;
+            if ui
+                .checkbox(&mut quiz, "Quiz")
+                .on_hover_text("Predict each value and gradient before it is revealed")
+                .changed()
+            {
+                self.quiz = Quiz {
+                    on: quiz,
+                    tolerance: if self.quiz.tolerance > 0.0 {
+                        self.quiz.tolerance
+                    } else {
+                        0.01
+                    },
+                    ask: std::mem::take(&mut self.quiz.ask),
+                    ..Quiz::default()
+                };
+                self.active = quiz;
+                self.pos = 0;
+            }
+            if self.quiz.on {
+                ui.label(format!(
+                    "score {}/{} (tolerance {}%)",
+                    self.quiz.right,
+                    self.quiz.asked,
+                    fmt_number(self.quiz.tolerance * 100.0)
+                ));
+                if let Some((right, text)) = &self.quiz.verdict {
+                    let color = if *right {
+                        Color32::from_rgb(90, 190, 90)
+                    } else {
+                        Color32::from_rgb(230, 80, 60)
+                    };
+                    ui.label(RichText::new(text).color(color));
+                }
+            }
             ui.separator();
+            if let Some(step) = self.pending_question() {
+                // "u = ?" or "dJ/du = ?": the left side of the step's text.
+                let lhs = step.text.split(" = ").next().unwrap_or("?").to_string();
+                ui.label(RichText::new(format!("{lhs} = ?")).monospace().strong());
+                let r = ui.add(
+                    egui::TextEdit::singleline(&mut self.quiz.answer)
+                        .desired_width(120.0)
+                        .hint_text("type, then Enter"),
+                );
+                r.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "quiz answer")
+                });
+                if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    self.submit();
+                } else if !r.has_focus() && self.quiz.answer.is_empty() {
+                    r.request_focus();
+                }
+                return;
+            }
             match (self.active, self.current()) {
                 (false, _) => {
                     ui.weak("Press ▶ or the Right arrow to compute the graph one node at a time.");
