@@ -473,6 +473,13 @@ fn quiz_accepts_a_right_answer_and_rejects_a_wrong_one() {
     }
     assert!(h.query_by_label("u = ?").is_some());
     assert_eq!(count(&h, "value ?"), 3, "u, v and J are hidden");
+    // The inspector does not give the answer away either.
+    let u = h.state().doc.graph().find("u").unwrap().id;
+    click_node(&mut h, u, Modifiers::NONE);
+    assert!(
+        h.query_by_label_contains("(finite)").is_none(),
+        "no value shown for u yet"
+    );
     answer(&mut h, "6");
     assert!(h.query_by_label("✔ right: 6.0").is_some());
     assert!(h.query_by_label("v = ?").is_some());

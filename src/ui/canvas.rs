@@ -363,7 +363,8 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
             .node(id)
             .map(|n| n.op.ports())
             .unwrap_or_default();
-        let name = ports.get(pin.id.input).cloned().unwrap_or_default();
+        let pin_port = pin.id.input;
+        let name = ports.get(pin_port).cloned().unwrap_or_default();
         let src = self.graph.input(id, pin.id.input);
         let mut text = name.clone();
         if self.show_wire_grads {
@@ -386,7 +387,22 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         self.pin_rows
             .insert(PinRef::In(id, pin.id.input), r.rect.center().y);
         let shape = src.and_then(|s| self.analysis.shapes.get(&s));
-        PinInfo::circle().with_fill(rank_color(shape))
+        let pin = PinInfo::circle().with_fill(rank_color(shape));
+        // The wires the current step reads glow in the step colour.
+        let stepped = src.is_some_and(|from| {
+            self.reveal.is_some_and(|r| {
+                r.edges.contains(&crate::graph::Edge {
+                    from,
+                    to: id,
+                    port: pin_port,
+                })
+            })
+        });
+        if stepped {
+            pin.with_wire_color(Color32::from_rgb(255, 170, 30))
+        } else {
+            pin
+        }
     }
 
     fn show_output(

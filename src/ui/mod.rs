@@ -9,6 +9,7 @@ pub mod canvas;
 pub mod card;
 pub mod document;
 pub mod files;
+pub mod heatmap;
 pub mod menus;
 pub mod panels;
 pub mod stepping;

@@ -250,27 +250,79 @@ pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
                 ui.label("shape");
                 ui.label(s.shape_rule);
                 ui.end_row();
+                let shape_of = |id| {
+                    app.analysis
+                        .shapes
+                        .get(&id)
+                        .map(|s| card::shape_label(s))
+                        .unwrap_or_else(|| "?".into())
+                };
+                let ports = node.op.ports();
+                for (port, name) in ports.iter().enumerate() {
+                    ui.label(format!("in {name}"));
+                    ui.label(
+                        app.doc
+                            .graph()
+                            .input(node.id, port)
+                            .map(shape_of)
+                            .unwrap_or_else(|| "not connected".into()),
+                    );
+                    ui.end_row();
+                }
+                ui.label("out");
+                ui.label(shape_of(node.id));
+                ui.end_row();
+                ui.label("params");
+                ui.label(
+                    app.analysis
+                        .param_counts
+                        .get(&node.id)
+                        .copied()
+                        .unwrap_or(0)
+                        .to_string(),
+                );
+                ui.end_row();
             });
             ui.separator();
+            // In step and quiz mode, show only what has been computed so far.
+            let (show_value, show_grad) = app
+                .stepping
+                .reveal()
+                .map(|r| (r.values.contains(&node.id), r.grads.contains(&node.id)))
+                .unwrap_or((true, true));
             if let Some(ev) = app.eval.as_ref().and_then(|e| e.nodes.get(&node.id)) {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    ui.label(format!("value {}", fmt_shape(ev.value.shape())));
-                    ui.monospace(card::editable_text(&ev.value));
-                    if let Some(g) = &ev.grad {
-                        ui.label("gradient");
-                        ui.monospace(card::editable_text(g));
+                    if show_value {
+                        array_ui(ui, "value", &ev.value);
                     }
-                    for (k, t) in &ev.tensors {
-                        ui.label(format!("{k} {}", fmt_shape(t.value.shape())));
-                        ui.monospace(card::editable_text(&t.value));
-                        if let Some(g) = &t.grad {
-                            ui.label(format!("d/d{k}"));
-                            ui.monospace(card::editable_text(g));
+                    if let (Some(g), true) = (&ev.grad, show_grad) {
+                        array_ui(ui, "gradient", g);
+                    }
+                    for (k, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
+                        array_ui(ui, k, &t.value);
+                        if let (Some(g), true) = (&t.grad, show_grad) {
+                            array_ui(ui, &format!("d/d{k}"), g);
                         }
                     }
                 });
             }
         });
+}
+
+/// A labelled tensor: its shape, whether it is finite, a heatmap and the numbers.
+fn array_ui(ui: &mut Ui, label: &str, a: &crate::graph::Array) {
+    let finite = if a.all_finite() {
+        "finite"
+    } else {
+        "has NaN or infinite values"
+    };
+    ui.label(format!("{label} {} ({finite})", fmt_shape(a.shape())));
+    if !a.shape().is_empty() {
+        super::heatmap::heatmap_ui(ui, a);
+    }
+    if a.len() <= 64 {
+        ui.monospace(card::editable_text(a));
+    }
 }
 
 /// Modal questions: discard unsaved changes, a file that failed to load, recovered work.

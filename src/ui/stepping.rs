@@ -17,6 +17,8 @@ pub struct Reveal {
     pub values: BTreeSet<NodeId>,
     pub grads: BTreeSet<NodeId>,
     pub current: Option<NodeId>,
+    /// Wires the current step reads: its inputs, or the terms of its chain rule.
+    pub edges: BTreeSet<crate::graph::Edge>,
 }
 
 /// Quiz mode: before each asked step the student types the number they expect.
