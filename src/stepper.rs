@@ -5,7 +5,7 @@
 
 use crate::analysis::{Analysis, analyze};
 use crate::exec::{Engine, Evaluation};
-use crate::graph::{Array, Edge, Graph, NodeId, Op, fmt_number};
+use crate::graph::{Array, Edge, Graph, NodeId, Op, fmt_number, fmt_shape};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -93,6 +93,32 @@ pub fn forward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> V
                     values.join(", ")
                 )
             }
+        };
+        // Tensor steps also say how the shapes change: `  ([2] -> [2])`.
+        let in_shapes: Vec<String> = (0..node.op.arity())
+            .filter_map(|p| {
+                graph
+                    .input(id, p)
+                    .and_then(|f| analysis.shapes.get(&f))
+                    .map(|s| fmt_shape(s))
+            })
+            .collect();
+        let out_shape = analysis
+            .shapes
+            .get(&id)
+            .map(|s| fmt_shape(s))
+            .unwrap_or_default();
+        let tensor = analysis.shapes.get(&id).is_some_and(|s| !s.is_empty())
+            || (0..node.op.arity()).any(|p| {
+                graph
+                    .input(id, p)
+                    .and_then(|f| analysis.shapes.get(&f))
+                    .is_some_and(|s| !s.is_empty())
+            });
+        let text = if tensor && !node.op.is_source() {
+            format!("{text}  ({} -> {out_shape})", in_shapes.join(", "))
+        } else {
+            text
         };
         steps.push(Step {
             direction: Direction::Forward,

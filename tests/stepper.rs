@@ -65,13 +65,20 @@ fn tensor_steps_show_vectors() {
     let (f, b) = texts("xor-mlp.ron");
     assert!(
         f.contains(
-            &"h = sigmoid(hidden) = sigmoid([3.0, -2.0]) = [0.952574, 0.119203]".to_string()
+            &"h = sigmoid(hidden) = sigmoid([3.0, -2.0]) = [0.952574, 0.119203]  ([2] -> [2])"
+                .to_string()
         ),
         "{f:?}"
     );
     assert!(
         b.contains(&"dL/dh = dL/dout * dout/dh = [-0.0631136, 0.0631136]".to_string()),
         "{b:?}"
+    );
+    assert!(
+        f.contains(
+            &"L = mse(y_hat, y) = mse([0.935049], 1.0) = 0.0042186  ([1], [] -> [])".to_string()
+        ),
+        "{f:?}"
     );
     // A one-element output feeding a sigmoid still gets its product written out.
     assert!(
