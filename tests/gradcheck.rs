@@ -29,6 +29,38 @@ fn every_example_passes() {
 }
 
 #[test]
+fn a_broken_op_is_caught() {
+    // L = (a * broken(x)) with x = 3: the broken op claims d(x^2)/dx = x.
+    use nodegrad::graph::{Array, Graph, Op};
+    let mut g = Graph::new();
+    let x = g.add(Op::Input, [0.0, 0.0]);
+    g.set_tensor(x, "value", Array::scalar(3.0)).unwrap();
+    let a = g.add(
+        Op::Parameter {
+            init: nodegrad::graph::Init::Zeros,
+        },
+        [0.0, 0.0],
+    );
+    g.set_tensor(a, "value", Array::scalar(2.0)).unwrap();
+    let sq = g.add(Op::TestBrokenSquare, [0.0, 0.0]);
+    g.connect(x, sq, 0).unwrap();
+    let m = g.add(Op::Mul, [0.0, 0.0]);
+    g.connect(a, m, 0).unwrap();
+    g.connect(sq, m, 1).unwrap();
+    let an = analyze(&g);
+    let e = Engine::cpu().evaluate(&g, &an).unwrap();
+    assert_eq!(e.nodes[&sq].value, Array::scalar(9.0), "the value is right");
+    let checks = check(&g, &an, &e).unwrap();
+    let of = |id| checks.iter().find(|c| c.node == id).unwrap();
+    assert!(
+        !of(x).passed(),
+        "x's gradient goes through the broken op: {}",
+        of(x).max_rel_error
+    );
+    assert!(of(a).passed(), "a's does not");
+}
+
+#[test]
 fn a_wrong_derivative_is_caught() {
     // As if Pow's derivative were off by 1% (3x^2 * 1.01): only x, whose gradient flows
     // through it, fails; y, which does not depend on it, passes.

@@ -59,6 +59,12 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
         Op::Sum { axis: Some(a) } => x(0, &mut inp).sum_dim(axis(r0, resolve(*a, r0))),
         Op::Mean { axis: Some(a) } => x(0, &mut inp).mean_dim(axis(r0, resolve(*a, r0))),
         Op::Reshape { .. } | Op::Flatten | Op::Identity => x(0, &mut inp),
+        #[cfg(feature = "test-ops")]
+        Op::TestBrokenSquare => {
+            // x * x with one factor detached: the value is right, the gradient is x, not 2x.
+            let v = x(0, &mut inp);
+            v.clone().detach() * v
+        }
         Op::Concat { axis: a, .. } => concat(std::mem::take(&mut inp.xs), &inp.shapes, *a, out),
         Op::Dense { .. } => {
             let w = inp.owned("weight")?; // [1, 1, n, units]

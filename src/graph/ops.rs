@@ -15,42 +15,68 @@ pub enum Op {
     // Inputs
     Input,
     Constant,
-    Parameter { init: Init },
+    Parameter {
+        init: Init,
+    },
     // Math
     Add,
     Sub,
     Mul,
     Div,
     Neg,
-    Pow { exponent: f64 },
+    Pow {
+        exponent: f64,
+    },
     Exp,
     Log,
     Sqrt,
     Abs,
-    Scale { factor: f64 },
+    Scale {
+        factor: f64,
+    },
     MatMul,
     Transpose,
-    Sum { axis: Option<i64> },
-    Mean { axis: Option<i64> },
-    Reshape { shape: Vec<i64> },
+    Sum {
+        axis: Option<i64>,
+    },
+    Mean {
+        axis: Option<i64>,
+    },
+    Reshape {
+        shape: Vec<i64>,
+    },
     Flatten,
-    Concat { inputs: usize, axis: i64 },
+    Concat {
+        inputs: usize,
+        axis: i64,
+    },
     // Layers
-    Dense { units: usize, init: Init },
+    Dense {
+        units: usize,
+        init: Init,
+    },
     // Activations
     Identity,
     Step,
     Sigmoid,
     Tanh,
     ReLU,
-    LeakyReLU { alpha: f64 },
-    PReLU { init_alpha: f64 },
+    LeakyReLU {
+        alpha: f64,
+    },
+    PReLU {
+        init_alpha: f64,
+    },
     Softmax,
     // Losses
     MSE,
     BCE,
     CrossEntropy,
     L1,
+    /// Test-only: x^2 with a deliberately wrong derivative (x instead of 2x), so the tests
+    /// can prove the gradient check catches a broken op. Never in menus or release builds.
+    #[cfg(feature = "test-ops")]
+    TestBrokenSquare,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -170,6 +196,8 @@ impl Op {
             Op::MSE => spec!("MSE", Losses, "mse", ["pred", "target"], "Mean squared error", "L = (1/n) sum_i (pred_i - target_i)^2", "dL/dpred_i = (2/n)(pred_i - target_i)", LOSS_SHAPE),
             Op::BCE => spec!("BCE", Losses, "bce", ["pred", "target"], "Binary cross-entropy of probabilities", "L = -(1/n) sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)]", "dL/dp_i = (1/n)(p_i - y_i) / (p_i (1 - p_i)); p is clamped to [1e-7, 1 - 1e-7]", LOSS_SHAPE),
             Op::CrossEntropy => spec!("CrossEntropy", Losses, "ce", ["logits", "target"], "Softmax + categorical cross-entropy; target is a class index or one-hot", "L = -sum_i y_i ln softmax(z)_i", "dL/dz = softmax(z) - y", "logits [C]; target [] (class index) or [C] (one-hot); output []"),
+            #[cfg(feature = "test-ops")]
+            Op::TestBrokenSquare => spec!("TestBrokenSquare", Math, "broken", ["x"], "Test only: x^2 whose derivative is wrong on purpose", "f(x) = x^2", "claims f'(x) = 2x but computes x", SAME),
             Op::L1 => spec!("L1", Losses, "l1", ["pred", "target"], "Mean absolute error", "L = (1/n) sum_i |pred_i - target_i|", "dL/dpred_i = sign(pred_i - target_i) / n", LOSS_SHAPE),
         }
     }
@@ -277,6 +305,8 @@ impl Op {
             | Op::ReLU
             | Op::LeakyReLU { .. }
             | Op::PReLU { .. } => Ok(one()),
+            #[cfg(feature = "test-ops")]
+            Op::TestBrokenSquare => Ok(one()),
             Op::Softmax => {
                 if inputs[0].is_empty() {
                     Err("softmax of a single number is always 1: feed it a vector of scores".into())

@@ -233,8 +233,12 @@ impl NodegradApp {
             AppCommand::New => self.guarded(Pending::New),
             AppCommand::Open(path) => self.guarded(Pending::Open(path)),
             AppCommand::Quit => self.guarded(Pending::Quit),
-            AppCommand::Save => self.save(false),
-            AppCommand::SaveAs => self.save(true),
+            AppCommand::Save => {
+                self.save(false);
+            }
+            AppCommand::SaveAs => {
+                self.save(true);
+            }
             AppCommand::Undo => {
                 if !self.doc.undo() {
                     self.message = "nothing to undo".into();
@@ -289,11 +293,14 @@ impl NodegradApp {
                     .filter_map(|id| self.doc.graph().node(*id))
                     .map(|n| n.name.clone())
                     .collect();
-                self.doc.project.quiz = Some(crate::project::QuizFile {
+                let before = self.doc.project.quiz.replace(crate::project::QuizFile {
                     ask,
                     tolerance: 0.01,
                 });
-                self.save(true);
+                if !self.save(true) {
+                    // Cancelled or failed: the open project stays as it was.
+                    self.doc.project.quiz = before;
+                }
             }
             AppCommand::GradientCheck => {
                 self.gradcheck = Some(match &self.eval {

@@ -38,8 +38,9 @@ impl NodegradApp {
         }
     }
 
-    /// Saves to the document's file, or asks for one (always with `as_new`).
-    pub fn save(&mut self, as_new: bool) {
+    /// Saves to the document's file, or asks for one (always with `as_new`). Returns
+    /// whether the file was written.
+    pub fn save(&mut self, as_new: bool) -> bool {
         let path = match (&self.doc.path, as_new) {
             (Some(p), false) => p.clone(),
             _ => {
@@ -49,24 +50,26 @@ impl NodegradApp {
                     .set_file_name(name)
                     .save_file()
                 else {
-                    return;
+                    return false;
                 };
                 p
             }
         };
-        self.save_to(&path);
+        self.save_to(&path)
     }
 
-    pub fn save_to(&mut self, path: &Path) {
+    pub fn save_to(&mut self, path: &Path) -> bool {
         match self.doc.save_to(path) {
             Ok(()) => {
                 self.recovery.discard();
                 self.remember(path);
                 self.message = format!("saved {}", path.display());
+                true
             }
             Err(e) => {
                 self.message = e.to_string();
                 self.load_error = Some(e.to_string());
+                false
             }
         }
     }
