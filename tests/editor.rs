@@ -307,7 +307,10 @@ fn snapshot_of(name: &str) {
     );
     // Cards take a few frames to measure themselves; let the layout settle completely.
     h.run_steps(12);
-    h.snapshot(format!("window-{name}"));
+    // A little slack for another Mesa version's anti-aliasing; a moved card or changed text
+    // changes more than 800 of the 1.44 million pixels (a new checkbox: about 1,300).
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(800usize);
+    h.snapshot_options(format!("window-{name}"), &options);
 }
 
 #[test]
