@@ -527,3 +527,34 @@ fn an_exercise_file_opens_in_quiz_mode() {
     answer(&mut h, "9");
     assert!(h.query_by_label("✔ right: 9.0").is_some());
 }
+
+#[test]
+fn f2_renames_the_selected_node_in_its_title() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        Some(&common::project_path("computational-graph.ron")),
+        storage.path(),
+    );
+    let u = h.state().doc.graph().find("u").unwrap().id;
+    click_node(&mut h, u, Modifiers::NONE);
+    h.key_press(Key::F2);
+    h.run_ok();
+    assert!(
+        h.query_by_label("name of u").is_some(),
+        "the title became a text field"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("name of u").type_text("product");
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    assert_eq!(h.state().doc.graph().node(u).unwrap().name, "product");
+    assert!(h.query_by_label("name of u").is_none(), "back to a title");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(
+        h.state().doc.graph().node(u).unwrap().name,
+        "u",
+        "renaming is one undo step"
+    );
+}

@@ -68,6 +68,8 @@ pub enum AppCommand {
     Quit,
     Focus(NodeId),
     GradientCheck,
+    /// Rename the selected node in place.
+    Rename,
     /// Save As with quiz mode on, asking about the selected nodes (all when none).
     SaveExercise,
 }
@@ -285,6 +287,11 @@ impl NodegradApp {
                 self.settings.dark = !self.settings.dark;
                 self.apply_theme(ctx);
             }
+            AppCommand::Rename => {
+                if let [id] = self.canvas.selection.iter().copied().collect::<Vec<_>>()[..] {
+                    super::canvas::start_rename(ctx, self.doc.graph(), id);
+                }
+            }
             AppCommand::SaveExercise => {
                 let ask = self
                     .canvas
@@ -399,6 +406,9 @@ impl NodegradApp {
             }
             if self.stepping.active && i.consume_key(Modifiers::NONE, Key::Escape) {
                 self.stepping.reset();
+            }
+            if i.consume_key(Modifiers::NONE, Key::F2) {
+                self.commands.push(AppCommand::Rename);
             }
             if i.consume_key(Modifiers::NONE, Key::F) || i.consume_key(Modifiers::NONE, Key::Home) {
                 self.commands.push(AppCommand::Fit);

@@ -108,6 +108,11 @@ impl Canvas {
         self.selection = ids.into_iter().collect();
     }
 
+    /// Where a node's card was drawn last frame, in screen points.
+    pub fn node_screen_rect(&self, id: NodeId) -> Option<Rect> {
+        self.node_rects.get(&id).map(|r| self.to_global * *r)
+    }
+
     /// The graph position under a screen position.
     pub fn graph_pos(&self, screen: Pos2) -> Pos2 {
         self.to_global.inverse() * screen
@@ -258,6 +263,18 @@ impl Canvas {
     }
 }
 
+/// Starts renaming a node in its title bar (F2 or a double click on the title); the title
+/// shows a text field while egui's memory holds the name being typed.
+pub fn start_rename(ctx: &egui::Context, graph: &Graph, id: NodeId) {
+    if let Some(n) = graph.node(id) {
+        ctx.data_mut(|d| d.insert_temp(rename_id(id), n.name.clone()));
+    }
+}
+
+fn rename_id(id: NodeId) -> egui::Id {
+    egui::Id::new(("rename-inline", id.0))
+}
+
 fn style() -> SnarlStyle {
     let mut s = SnarlStyle::new();
     s.pin_placement = Some(PinPlacement::Edge);
@@ -325,21 +342,45 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         } else {
             n.name.clone()
         };
-        ui.label(egui::RichText::new(title).strong())
-            .on_hover_text(format!(
-                "{} ({})\n{}\nf: {}\nderivative: {}\nshape: {}{}",
-                s.name,
-                s.category.label(),
-                s.summary,
-                s.formula,
-                s.derivative,
-                s.shape_rule,
-                if output {
-                    "\n◎ the output: gradients are d(this)/d(node)"
-                } else {
-                    ""
+        // Double-click the name to rename in place; Enter keeps it, Esc cancels.
+        let rename_id = rename_id(n.id);
+        if let Some(mut name) = ui.data_mut(|d| d.get_temp::<String>(rename_id)) {
+            let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(90.0));
+            r.widget_info(|| {
+                egui::WidgetInfo::labeled(
+                    egui::WidgetType::TextEdit,
+                    true,
+                    format!("name of {}", n.name),
+                )
+            });
+            if r.lost_focus() {
+                if ui.input(|i| i.key_pressed(egui::Key::Enter)) && name != n.name {
+                    self.edits.push(Edit::Rename(n.id, name.clone()));
                 }
-            ));
+                ui.data_mut(|d| d.remove::<String>(rename_id));
+            } else {
+                if !r.has_focus() {
+                    r.request_focus();
+                }
+                ui.data_mut(|d| d.insert_temp(rename_id, name));
+            }
+        } else {
+            ui.label(egui::RichText::new(title).strong())
+                .on_hover_text(format!(
+                    "{} ({})\n{}\nf: {}\nderivative: {}\nshape: {}{}\n\nDouble-click to rename.",
+                    s.name,
+                    s.category.label(),
+                    s.summary,
+                    s.formula,
+                    s.derivative,
+                    s.shape_rule,
+                    if output {
+                        "\n◎ the output: gradients are d(this)/d(node)"
+                    } else {
+                        ""
+                    }
+                ));
+        }
         ui.label(egui::RichText::new(s.name).small().weak());
     }
 
@@ -496,6 +537,18 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         let on_screen = *self.to_global * rect;
         if clicked && pointer.is_some_and(|p| on_screen.contains(p)) {
             *self.clicked = Some((id, ui.input(|i| i.modifiers)));
+        }
+        // A double click on the title bar renames in place (see `show_header`).
+        let title_bar = Rect::from_min_size(
+            on_screen.min,
+            Vec2::new(on_screen.width(), 26.0 * self.to_global.scaling),
+        );
+        let double = ui.input(|i| {
+            i.pointer
+                .button_double_clicked(egui::PointerButton::Primary)
+        });
+        if double && pointer.is_some_and(|p| title_bar.contains(p)) {
+            start_rename(ui.ctx(), self.graph, id);
         }
     }
 
