@@ -141,8 +141,13 @@ fn local_derivative(
     let node = graph.node(consumer)?;
     let mut g = Graph::new();
     let op_id = g.add(node.op.clone(), [0.0, 0.0]);
+    // The consumer's own tensors as evaluated (initialised weights included).
+    let evaluated = &eval.nodes.get(&consumer)?.tensors;
     if let Some(n) = g.node_mut(op_id) {
-        n.tensors = node.tensors.clone();
+        n.tensors = evaluated
+            .iter()
+            .map(|(k, t)| (k.clone(), t.value.clone()))
+            .collect();
     }
     for p in 0..node.op.arity() {
         let from = graph.input(consumer, p)?;
@@ -205,16 +210,20 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
             let consumer = graph.node(e.to).map(|n| n.name.clone()).unwrap_or_default();
             symbolic.push(format!("{} * d{consumer}/d{}", d(&consumer), node.name));
             let upstream = eval.nodes.get(&e.to).and_then(|n| n.grad.as_ref());
-            products.push(
-                match (upstream, local_derivative(graph, eval, e.to, e.port)) {
-                    (Some(up), Some(local)) if up.len() == 1 => Some(format!(
-                        "{} * {}",
-                        fmt_number(up.data()[0]),
-                        fmt_number(local)
-                    )),
-                    _ => None,
-                },
-            );
+            // Fan-out steps show the terms' values; only a single term is written as a product.
+            let local = if terms.len() == 1 {
+                local_derivative(graph, eval, e.to, e.port)
+            } else {
+                None
+            };
+            products.push(match (upstream, local) {
+                (Some(up), Some(local)) if up.len() == 1 => Some(format!(
+                    "{} * {}",
+                    fmt_number(up.data()[0]),
+                    fmt_number(local)
+                )),
+                _ => None,
+            });
             values.push(short(along));
         }
         let total = short(grad);

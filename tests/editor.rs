@@ -414,6 +414,20 @@ fn step_forward_then_backward_with_the_arrow_keys() {
     );
     assert_eq!(count(&h, "grad  6.0"), 1);
     assert_eq!(count(&h, "grad  ?"), 1, "a is the last backward step");
+    let g = h.state().doc.graph().clone();
+    let (b, u) = (g.find("b").unwrap().id, g.find("u").unwrap().id);
+    let reveal = h.state().stepping.reveal().unwrap();
+    assert_eq!(reveal.current, Some(b), "b is outlined");
+    let carried: Vec<_> = reveal.edges.iter().copied().collect();
+    assert_eq!(
+        carried,
+        vec![nodegrad::graph::Edge {
+            from: b,
+            to: u,
+            port: 0
+        }],
+        "the wire b -> u carries the term"
+    );
     h.key_press(Key::ArrowLeft);
     h.run_ok();
     assert!(

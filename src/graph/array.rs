@@ -23,6 +23,12 @@ pub fn numel(shape: &[usize]) -> usize {
 impl Array {
     /// Builds an array; fails when the data does not fill the shape.
     pub fn new(shape: Shape, data: Vec<f64>) -> Result<Self, String> {
+        if shape.contains(&0) {
+            return Err(format!(
+                "shape {} has a dimension of size 0: every dimension needs at least 1 value",
+                fmt_shape(&shape)
+            ));
+        }
         let want = numel(&shape);
         if want != data.len() {
             return Err(format!(

@@ -112,6 +112,9 @@ pub fn reshape_shape(input: &[usize], target: &[i64]) -> Result<Shape, String> {
 }
 
 pub fn concat_shape(inputs: &[&[usize]], axis: i64) -> Result<Shape, String> {
+    if inputs.is_empty() {
+        return Err("has no inputs: give it at least one".into());
+    }
     if inputs.iter().all(|s| s.is_empty()) {
         return Ok(vec![inputs.len()]);
     }

@@ -156,10 +156,11 @@ impl NodegradApp {
             last_title: String::new(),
             last_autosave: Instant::now(),
         };
+        // Look for unsaved work first: opening a file must not delete it before it is offered.
+        app.recovery.check_on_start();
         if let Some(path) = config.file {
             app.open_now(&path);
         }
-        app.recovery.check_on_start();
         app.recompute();
         app
     }
@@ -189,8 +190,18 @@ impl NodegradApp {
             }
         }
         self.computed_revision = self.doc.semantic_revision();
-        self.stepping
-            .refresh(self.doc.graph(), &self.analysis, self.eval.as_ref());
+        self.stepping.stale = true;
+        let _ = self.refresh_steps();
+    }
+
+    /// Rebuilds the step texts when step mode needs them and they are out of date.
+    fn refresh_steps(&mut self) -> bool {
+        let due = self.stepping.active && self.stepping.stale;
+        if due {
+            self.stepping
+                .refresh(self.doc.graph(), &self.analysis, self.eval.as_ref());
+        }
+        due
     }
 
     pub fn title(&self) -> String {
@@ -361,11 +372,12 @@ impl NodegradApp {
         let cmd = |m: Modifiers, k: Key| KeyboardShortcut::new(m, k);
         let shift_cmd = Modifiers::COMMAND | Modifiers::SHIFT;
         ctx.input_mut(|i| {
-            if i.consume_shortcut(&cmd(Modifiers::COMMAND, Key::S)) {
-                self.commands.push(AppCommand::Save);
-            }
+            // Shift+Ctrl first: egui lets Ctrl+S match Ctrl+Shift+S too.
             if i.consume_shortcut(&cmd(shift_cmd, Key::S)) {
                 self.commands.push(AppCommand::SaveAs);
+            }
+            if i.consume_shortcut(&cmd(Modifiers::COMMAND, Key::S)) {
+                self.commands.push(AppCommand::Save);
             }
             if i.consume_shortcut(&cmd(Modifiers::COMMAND, Key::O)) {
                 self.commands.push(AppCommand::Open(None));
@@ -526,6 +538,9 @@ impl NodegradApp {
             });
         super::panels::dialogs(self, &ctx);
         self.apply_pending(&ctx);
+        if self.refresh_steps() {
+            ctx.request_repaint();
+        }
         self.screenshot(&ctx);
         if self.close_now {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);

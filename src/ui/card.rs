@@ -51,7 +51,7 @@ pub fn editable_text(a: &Array) -> String {
         [_] => join(a.data()),
         [_, cols] => a
             .data()
-            .chunks(*cols)
+            .chunks((*cols).max(1))
             .map(join)
             .collect::<Vec<_>>()
             .join("; "),
@@ -210,7 +210,11 @@ pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
                 .horizontal(|ui| {
                     ui.label("units");
                     named(
-                        ui.add(egui::DragValue::new(units).range(1..=1_000_000)),
+                        ui.add(
+                            egui::DragValue::new(units)
+                                .range(1..=1_000_000)
+                                .clamp_existing_to_range(false),
+                        ),
                         format!("units of {}", node.name),
                     )
                     .changed()
@@ -221,9 +225,21 @@ pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
         Op::Concat { inputs, axis } => {
             ui.horizontal(|ui| {
                 ui.label("inputs");
-                let a = ui.add(egui::DragValue::new(inputs).range(2..=8)).changed();
+                let a = ui
+                    .add(
+                        egui::DragValue::new(inputs)
+                            .range(2..=8)
+                            .clamp_existing_to_range(false),
+                    )
+                    .changed();
                 ui.label("axis");
-                a | ui.add(egui::DragValue::new(axis).range(-3..=2)).changed()
+                a | ui
+                    .add(
+                        egui::DragValue::new(axis)
+                            .range(-3..=2)
+                            .clamp_existing_to_range(false),
+                    )
+                    .changed()
             })
             .inner
         }

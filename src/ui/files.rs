@@ -15,7 +15,9 @@ impl NodegradApp {
     pub fn open_now(&mut self, path: &Path) {
         match Document::open(path) {
             Ok(doc) => {
-                self.recovery.discard();
+                if self.recovery.offer.is_none() {
+                    self.recovery.discard();
+                }
                 self.doc = doc;
                 self.canvas.fit_requested = true;
                 self.canvas.selection.clear();

@@ -51,6 +51,10 @@ pub struct Stepping {
     truths: Vec<Option<Array>>,
     /// Steps nothing is asked about: inputs' own values, which the student already knows.
     given: BTreeSet<usize>,
+    /// The graph changed since the steps were built.
+    pub stale: bool,
+    /// A step action waiting for the steps to be rebuilt.
+    pending: Option<fn(&mut Self)>,
     pub quiz: Quiz,
 }
 
@@ -86,6 +90,10 @@ impl Stepping {
             .map(|(i, _)| i)
             .collect();
         self.pos = self.pos.min(self.steps.len());
+        self.stale = false;
+        if let Some(action) = self.pending.take() {
+            action(self);
+        }
     }
 
     /// Starts an exercise from a project's quiz settings.
@@ -143,29 +151,36 @@ impl Stepping {
         self.pos += 1;
     }
 
-    pub fn len(&self) -> usize {
-        self.steps.len()
+    /// Runs a step action now, or right after the steps are rebuilt when they are stale
+    /// (steps are only rebuilt while step mode is on: they cost an evaluation per wire).
+    fn act(&mut self, action: fn(&mut Self)) {
+        self.active = true;
+        if self.stale {
+            self.pending = Some(action);
+        } else {
+            action(self);
+        }
     }
 
     /// One step forward; in quiz mode an asked step waits for an answer instead.
     pub fn forward(&mut self) {
-        self.active = true;
-        if self.pending_question().is_some() {
-            return;
-        }
-        self.pos = (self.pos + 1).min(self.steps.len());
+        self.act(|s| {
+            if s.pending_question().is_none() {
+                s.pos = (s.pos + 1).min(s.steps.len());
+            }
+        });
     }
 
     pub fn backward(&mut self) {
-        self.active = true;
-        self.pos = self.pos.saturating_sub(1);
+        self.act(|s| s.pos = s.pos.saturating_sub(1));
     }
 
     pub fn to_end(&mut self) {
-        self.active = true;
-        if !self.quiz.on {
-            self.pos = self.steps.len();
-        }
+        self.act(|s| {
+            if !s.quiz.on {
+                s.pos = s.steps.len();
+            }
+        });
     }
 
     pub fn reset(&mut self) {
@@ -186,6 +201,10 @@ impl Stepping {
         }
         let mut r = Reveal {
             current: self.current().map(|s| s.node),
+            edges: self
+                .current()
+                .map(|s| s.edges.iter().copied().collect())
+                .unwrap_or_default(),
             ..Reveal::default()
         };
         for s in &self.steps[..self.pos] {
