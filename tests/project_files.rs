@@ -46,6 +46,14 @@ fn malformed_files_name_the_place() {
         "(version: 1, nodes: [(name: \"a\", op: Input, value: Tensor(shape: [2, 2], data: [1.0]))])",
         "needs 4 values",
     );
+    check_error(
+        "(version: 1, nodes: [(name: \"a\", op: Input, value: Tensor(shape: [2, 0], data: []))])",
+        "dimension of size 0",
+    );
+    check_error(
+        "(version: 1, nodes: [(id: 18446744073709551615, name: \"a\", op: Input)])",
+        "ids go up to",
+    );
 }
 
 #[test]

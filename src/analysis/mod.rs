@@ -70,13 +70,6 @@ impl Analysis {
             .any(|d| d.severity == Severity::Error)
     }
 
-    pub fn error_count(&self) -> usize {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
-    }
-
     pub fn diagnostics_for(&self, id: NodeId) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(move |d| d.node == Some(id))
     }
@@ -228,9 +221,8 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
 }
 
 fn check_unused(graph: &Graph, a: &mut Analysis) {
-    let consumers = graph.consumers_map();
     for node in graph.nodes() {
-        if node.op.is_source() && !consumers.contains_key(&node.id) && graph.len() > 1 {
+        if node.op.is_source() && !graph.has_consumers(node.id) && graph.len() > 1 {
             a.diagnostics.push(Diagnostic::warning(
                 node,
                 None,
@@ -254,13 +246,12 @@ fn choose_output(graph: &Graph, diags: &mut Vec<Diagnostic>) -> Option<NodeId> {
     if losses.len() == 1 {
         return Some(losses[0]);
     }
-    let consumers = graph.consumers_map();
     let candidates: Vec<NodeId> = if losses.len() > 1 {
         losses
     } else {
         graph
             .nodes()
-            .filter(|n| !consumers.contains_key(&n.id) && !n.op.is_source())
+            .filter(|n| !graph.has_consumers(n.id) && !n.op.is_source())
             .map(|n| n.id)
             .collect()
     };

@@ -46,7 +46,7 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
         Op::Sqrt => x(0, &mut inp).sqrt(),
         Op::Abs => x(0, &mut inp).abs(),
         Op::Scale { factor } => x(0, &mut inp).mul_scalar(*factor),
-        Op::MatMul => matmul(x(0, &mut inp), x(1, &mut inp), inp.shapes[0], inp.shapes[1]),
+        Op::MatMul => matmul(x(0, &mut inp), x(1, &mut inp), inp.shapes[1]),
         Op::Transpose => {
             if r0 >= 2 {
                 x(0, &mut inp).swap_dims(RANK - 1, RANK - 2)
@@ -65,7 +65,7 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
             let v = x(0, &mut inp);
             v.clone().detach() * v
         }
-        Op::Concat { axis: a, .. } => concat(std::mem::take(&mut inp.xs), &inp.shapes, *a, out),
+        Op::Concat { axis: a, .. } => concat(std::mem::take(&mut inp.xs), &inp.shapes, *a),
         Op::Dense { .. } => {
             let w = inp.owned("weight")?; // [1, 1, n, units]
             let b = inp.owned("bias")?; // [1, 1, 1, units]
@@ -90,7 +90,7 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
         Op::Softmax => activation::softmax(x(0, &mut inp), RANK - 1),
         Op::MSE | Op::L1 | Op::BCE => {
             let p = x(0, &mut inp);
-            let t = canon_like(x(1, &mut inp), inp.shapes[0]);
+            let t = canon(x(1, &mut inp), inp.shapes[0]);
             let per = match op {
                 Op::MSE => (p - t).powf_scalar(2.0),
                 Op::L1 => (p - t).abs(),
@@ -131,32 +131,23 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
     Some(canon(t, out))
 }
 
+/// Per-sample axis `a` (negative counts from the end); analysis has checked it is in range.
 fn resolve(a: i64, r: usize) -> usize {
-    if a < 0 {
-        (a + r as i64).max(0) as usize
-    } else {
-        a as usize
-    }
-}
-
-/// A target laid out like `pred` (same count of values, maybe another shape).
-fn canon_like(t: T, pred_shape: &[usize]) -> T {
-    canon(t, pred_shape)
+    crate::graph::shapes::resolve_axis(a, r).unwrap_or(0)
 }
 
 /// NumPy matmul on per-sample shapes: a vector on the left is a row, on the right a column.
-fn matmul(a: T, b: T, sa: &[usize], sb: &[usize]) -> T {
+fn matmul(a: T, b: T, sb: &[usize]) -> T {
     let b = if sb.len() == 1 {
         let batch = b.dims()[0];
         b.reshape([batch, 1, sb[0], 1])
     } else {
         b
     };
-    let _ = sa;
     a.matmul(b)
 }
 
-fn concat(xs: Vec<T>, shapes: &[&[usize]], a: i64, out: &[usize]) -> T {
+fn concat(xs: Vec<T>, shapes: &[&[usize]], a: i64) -> T {
     let batch = xs.iter().map(|t| t.dims()[0]).max().unwrap_or(1);
     let scalars = shapes.iter().all(|s| s.is_empty());
     let r = if scalars { 1 } else { shapes[0].len() };
@@ -178,6 +169,5 @@ fn concat(xs: Vec<T>, shapes: &[&[usize]], a: i64, out: &[usize]) -> T {
             }
         })
         .collect();
-    let _ = out;
     Tensor::cat(parts, dim)
 }

@@ -38,18 +38,6 @@ pub fn upload(a: &Array, device: &Device, dtype: DType) -> Tensor<RANK> {
     Tensor::from_data(data, (device, dtype))
 }
 
-/// Uploads `batch` samples stacked row-major (sample after sample).
-pub fn upload_batch(
-    data: Vec<f64>,
-    batch: usize,
-    shape: &[usize],
-    device: &Device,
-    dtype: DType,
-) -> Tensor<RANK> {
-    let data = TensorData::new(data, phys(batch, shape).to_vec()).convert_dtype(dtype);
-    Tensor::from_data(data, (device, dtype))
-}
-
 /// Collects tensors to read back and reads them all in one transfer.
 #[derive(Default)]
 pub struct Readback {

@@ -23,7 +23,7 @@ use thiserror::Error;
 use crate::analysis::{Analysis, Diagnostic};
 use crate::graph::{Array, Edge, Graph, NodeId};
 use forward::{OpInputs, forward};
-use layout::{RANK, phys, upload};
+use layout::{RANK, upload};
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ExecError {
@@ -103,9 +103,9 @@ impl Engine {
 
     fn eps(&self) -> f64 {
         if self.dtype == DType::F64 {
-            1e-12
+            crate::graph::ops::BCE_EPS_F64
         } else {
-            1e-7
+            crate::graph::ops::BCE_EPS_F32
         }
     }
 
@@ -342,9 +342,4 @@ pub struct Evaluation {
     pub edges: BTreeMap<Edge, Array>,
     /// Runtime findings: NaN or infinite values.
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Physical dims for a per-sample shape: re-exported for callers that batch.
-pub fn physical_dims(batch: usize, shape: &[usize]) -> [usize; RANK] {
-    phys(batch, shape)
 }

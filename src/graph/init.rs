@@ -32,17 +32,6 @@ pub enum Init {
 }
 
 impl Init {
-    pub const NAMES: [&'static str; 8] = [
-        "Zeros",
-        "Constant",
-        "Uniform",
-        "Normal",
-        "XavierUniform",
-        "XavierNormal",
-        "HeUniform",
-        "HeNormal",
-    ];
-
     /// Draws an array of `shape`. `seed` usually mixes the project seed and the node id.
     pub fn sample(&self, shape: Shape, fan_in: usize, fan_out: usize, seed: u64) -> Array {
         let n = numel(&shape);

@@ -211,7 +211,7 @@ impl Graph {
 
     /// Inserts a node as given (the loader and undo use this). Keeps `next_id` ahead of it.
     pub fn insert_node(&mut self, node: Node) {
-        self.next_id = self.next_id.max(node.id.0 + 1);
+        self.next_id = self.next_id.max(node.id.0.saturating_add(1));
         self.names.insert(node.name.clone(), node.id);
         if let Some(old) = self.nodes.insert(node.id, node) {
             if self.nodes.get(&old.id).is_some_and(|n| n.name != old.name) {
@@ -332,6 +332,11 @@ impl Graph {
             }
         }
         false
+    }
+
+    /// Whether anything reads this node's output.
+    pub fn has_consumers(&self, id: NodeId) -> bool {
+        self.consumers.contains_key(&id)
     }
 
     /// producer -> its outgoing edges, sorted.

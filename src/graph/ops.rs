@@ -154,6 +154,10 @@ macro_rules! spec {
     };
 }
 
+/// BCE keeps probabilities in [eps, 1 - eps] so ln never sees 0 (f64 and f32 engines).
+pub const BCE_EPS_F64: f64 = 1e-12;
+pub const BCE_EPS_F32: f64 = 1e-7;
+
 const SAME: &str = "output shape = input shape";
 const BROADCAST: &str = "shapes broadcast as in NumPy (right-aligned; a dimension of 1 stretches)";
 const LOSS_SHAPE: &str =
@@ -194,7 +198,7 @@ impl Op {
             Op::PReLU { .. } => spec!("PReLU", Activations, "prelu", ["x"], "Leaky ReLU whose slope alpha is learned", "f(x) = x if x > 0, else alpha x", "f'(x) = 1 if x > 0, else alpha; df/dalpha = x if x <= 0, else 0", SAME),
             Op::Softmax => spec!("Softmax", Activations, "softmax", ["x"], "Turns scores into probabilities over the last axis", "f(x)_i = e^x_i / sum_j e^x_j", "df_i/dx_j = f_i (delta_ij - f_j)", "same shape; sums to 1 along the last axis"),
             Op::MSE => spec!("MSE", Losses, "mse", ["pred", "target"], "Mean squared error", "L = (1/n) sum_i (pred_i - target_i)^2", "dL/dpred_i = (2/n)(pred_i - target_i)", LOSS_SHAPE),
-            Op::BCE => spec!("BCE", Losses, "bce", ["pred", "target"], "Binary cross-entropy of probabilities", "L = -(1/n) sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)]", "dL/dp_i = (1/n)(p_i - y_i) / (p_i (1 - p_i)); p is clamped to [1e-7, 1 - 1e-7]", LOSS_SHAPE),
+            Op::BCE => spec!("BCE", Losses, "bce", ["pred", "target"], "Binary cross-entropy of probabilities", "L = -(1/n) sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)]", "dL/dp_i = (1/n)(p_i - y_i) / (p_i (1 - p_i)); p is clamped to [eps, 1 - eps], eps = 1e-12 in f64, 1e-7 in f32", LOSS_SHAPE),
             Op::CrossEntropy => spec!("CrossEntropy", Losses, "ce", ["logits", "target"], "Softmax + categorical cross-entropy; target is a class index or one-hot", "L = -sum_i y_i ln softmax(z)_i", "dL/dz = softmax(z) - y", "logits [C]; target [] (class index) or [C] (one-hot); output []"),
             #[cfg(feature = "test-ops")]
             Op::TestBrokenSquare => spec!("TestBrokenSquare", Math, "broken", ["x"], "Test only: x^2 whose derivative is wrong on purpose", "f(x) = x^2", "claims f'(x) = 2x but computes x", SAME),

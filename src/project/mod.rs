@@ -56,6 +56,9 @@ pub struct Project {
     pub quiz: Option<format::QuizFile>,
 }
 
+/// Ids stay far from u64::MAX, so counting on from the largest never overflows.
+const MAX_ID: u64 = 1 << 53;
+
 fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
 }
@@ -130,7 +133,14 @@ impl Project {
         graph.seed = file.seed;
         let mut by_name: BTreeMap<String, NodeId> = BTreeMap::new();
         let mut seen_ids = BTreeMap::new();
-        let mut next_free = file.nodes.iter().filter_map(|n| n.id).max().unwrap_or(0) + 1;
+        let mut next_free = file
+            .nodes
+            .iter()
+            .filter_map(|n| n.id)
+            .filter(|&id| id <= MAX_ID)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let mut ids = Vec::with_capacity(file.nodes.len());
         for (i, nf) in file.nodes.iter().enumerate() {
             let quoted = format!("\"{}\"", nf.name);
@@ -154,6 +164,13 @@ impl Project {
             }
             let id = match nf.id {
                 Some(id) => {
+                    if id > MAX_ID {
+                        return Err((
+                            quoted,
+                            0,
+                            format!("`{}` has id {id}: ids go up to {MAX_ID}", nf.name),
+                        ));
+                    }
                     if let Some(other) = seen_ids.insert(id, nf.name.clone()) {
                         return Err((
                             quoted,

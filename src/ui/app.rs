@@ -110,6 +110,8 @@ pub struct NodegradApp {
     frames: u64,
     last_title: String,
     last_autosave: Instant,
+    /// The revision the recovery file holds (no rewrite while nothing changed).
+    autosaved_revision: u64,
 }
 
 impl NodegradApp {
@@ -155,6 +157,7 @@ impl NodegradApp {
             frames: 0,
             last_title: String::new(),
             last_autosave: Instant::now(),
+            autosaved_revision: 0,
         };
         // Look for unsaved work first: opening a file must not delete it before it is offered.
         app.recovery.check_on_start();
@@ -190,6 +193,7 @@ impl NodegradApp {
             }
         }
         self.computed_revision = self.doc.semantic_revision();
+        self.gradcheck = None;
         self.stepping.stale = true;
         let _ = self.refresh_steps();
     }
@@ -472,8 +476,10 @@ impl NodegradApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.last_title = title;
         }
-        if self.doc.is_dirty() && self.last_autosave.elapsed() > Duration::from_secs(5) {
+        let unsaved = self.doc.is_dirty() && self.autosaved_revision != self.doc.revision();
+        if unsaved && self.last_autosave.elapsed() > Duration::from_secs(5) {
             self.last_autosave = Instant::now();
+            self.autosaved_revision = self.doc.revision();
             self.recovery.autosave(&self.doc);
         }
         if self.doc.is_dirty() {

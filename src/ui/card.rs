@@ -299,6 +299,14 @@ fn value_editor(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
             edits.push(Edit::SetTensor(node.id, "value".into(), Array::scalar(v)));
         }
     }
+    if current.shape().len() > 2 {
+        // Typing would lose the shape: 3-D values come from the file (or a dataset).
+        ui.weak(format!(
+            "{} value: edit it in the .ron file",
+            fmt_shape(current.shape())
+        ));
+        return;
+    }
     let id = ui.id().with(("value-text", node.id.0));
     let text = editable_text(&current);
     if let Some(typed) = text_setting(

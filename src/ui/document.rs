@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::graph::{Array, Graph, Node, NodeId, Op};
+use crate::graph::{Array, Graph, NodeId, Op};
 use crate::project::{Project, ProjectError};
 
 /// One user edit. Panels and the canvas emit these; `Document::apply` runs them.
@@ -59,6 +59,9 @@ impl Edit {
         }
     }
 }
+
+/// Undo steps kept (each is a copy of the graph).
+const MAX_UNDO: usize = 500;
 
 const MERGE_WINDOW: Duration = Duration::from_millis(1200);
 
@@ -201,6 +204,9 @@ impl Document {
         let prev = std::mem::replace(&mut self.project.graph, next);
         if !merges {
             self.undo.push(prev);
+            if self.undo.len() > MAX_UNDO {
+                self.undo.remove(0);
+            }
         }
         self.redo.clear();
         self.revision = next_revision();
@@ -340,11 +346,6 @@ fn unique_copy_name(g: &Graph, base: &str) -> String {
         .map(|i| format!("{base}_{i}"))
         .find(|n| g.find(n).is_none())
         .unwrap_or_else(|| base.to_string())
-}
-
-/// Convenience for tests and menus: the node a name refers to.
-pub fn node_named<'a>(doc: &'a Document, name: &str) -> Option<&'a Node> {
-    doc.graph().find(name)
 }
 
 #[cfg(test)]

@@ -298,7 +298,8 @@ impl Stepping {
                 });
                 if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                     self.submit();
-                } else if !r.has_focus() && self.quiz.answer.is_empty() {
+                } else if self.quiz.answer.is_empty() && ui.memory(|m| m.focused().is_none()) {
+                    // Ready to type, without taking focus from another field.
                     r.request_focus();
                 }
                 return;
