@@ -175,13 +175,6 @@ fn eval(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<i32> {
-    let project = match load_with_overrides(file, set) {
-        Ok(p) => p,
-        Err(e) => {
-            writeln!(err, "{e}")?;
-            return Ok(1);
-        }
-    };
     let engine = match device {
         DeviceChoice::Cpu => Engine::cpu(),
         DeviceChoice::Wgpu => match Engine::wgpu() {
@@ -192,15 +185,10 @@ fn eval(
             }
         },
     };
-    let graph = &project.graph;
-    let analysis = analysis::analyze(graph);
-    let evaluation = match engine.evaluate(graph, &analysis) {
-        Ok(e) => e,
-        Err(e) => {
-            writeln!(err, "{}: {e}", file.display())?;
-            return Ok(1);
-        }
+    let Some((project, analysis, evaluation)) = load_and_evaluate(file, set, &engine, err)? else {
+        return Ok(1);
     };
+    let graph = &project.graph;
     let diags = all_diagnostics(&project, &analysis, Some(&evaluation));
     let code = i32::from(diags.iter().any(|d| d.severity == Severity::Error));
     if as_json {
@@ -216,28 +204,42 @@ fn eval(
     Ok(code)
 }
 
+/// Loads a file with its `--set` overrides, analyses and evaluates it; a problem is written
+/// to `err` and gives `None` (exit code 1).
+fn load_and_evaluate(
+    file: &Path,
+    set: &[String],
+    engine: &Engine,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<(Project, Analysis, Evaluation)>> {
+    let project = match load_with_overrides(file, set) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "{e}")?;
+            return Ok(None);
+        }
+    };
+    let analysis = analysis::analyze(&project.graph);
+    match engine.evaluate(&project.graph, &analysis) {
+        Ok(evaluation) => Ok(Some((project, analysis, evaluation))),
+        Err(e) => {
+            writeln!(err, "{}: {e}", file.display())?;
+            Ok(None)
+        }
+    }
+}
+
 fn steps(
     file: &Path,
     set: &[String],
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<i32> {
-    let project = match load_with_overrides(file, set) {
-        Ok(p) => p,
-        Err(e) => {
-            writeln!(err, "{e}")?;
-            return Ok(1);
-        }
+    let Some((project, analysis, evaluation)) = load_and_evaluate(file, set, &Engine::cpu(), err)?
+    else {
+        return Ok(1);
     };
     let graph = &project.graph;
-    let analysis = analysis::analyze(graph);
-    let evaluation = match Engine::cpu().evaluate(graph, &analysis) {
-        Ok(e) => e,
-        Err(e) => {
-            writeln!(err, "{}: {e}", file.display())?;
-            return Ok(1);
-        }
-    };
     for step in crate::stepper::forward_steps(graph, &analysis, &evaluation) {
         writeln!(out, "forward  {}", step.text)?;
     }
