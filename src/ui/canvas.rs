@@ -33,6 +33,7 @@ pub struct Canvas {
     snarl: Snarl<NodeId>,
     to_snarl: BTreeMap<NodeId, SnarlId>,
     synced_revision: u64,
+    synced_semantic: u64,
     pub selection: BTreeSet<NodeId>,
     last_snarl_selection: Vec<SnarlId>,
     /// Fit the graph into the view on the next frame.
@@ -53,7 +54,8 @@ pub struct Canvas {
 
 impl Canvas {
     /// Makes snarl's nodes and wires match the graph (after any change to the document).
-    fn sync(&mut self, graph: &Graph) {
+    /// `structure` is false when only positions changed (a drag): wires stay as they are.
+    fn sync(&mut self, graph: &Graph, structure: bool) {
         let stale: Vec<NodeId> = self
             .to_snarl
             .keys()
@@ -78,6 +80,9 @@ impl Canvas {
                     self.to_snarl.insert(node.id, sid);
                 }
             }
+        }
+        if !structure {
+            return;
         }
         let wires: Vec<(OutPinId, InPinId)> = self.snarl.wires().collect();
         for (o, i) in wires {
@@ -128,8 +133,9 @@ impl Canvas {
         edits: &mut Vec<Edit>,
     ) {
         if self.synced_revision != doc.revision() {
-            self.sync(doc.graph());
+            self.sync(doc.graph(), self.synced_semantic != doc.semantic_revision());
             self.synced_revision = doc.revision();
+            self.synced_semantic = doc.semantic_revision();
         }
         let view_rect = ui.available_rect_before_wrap();
         if self.fit_requested {
