@@ -187,6 +187,27 @@ fn ten_thousand_node_chain_evaluates() {
 }
 
 #[test]
+fn a_class_index_out_of_range_is_an_error() {
+    let mut g = Graph::new();
+    let z = g.add(Op::Input, [0.0, 0.0]);
+    g.set_tensor(z, "value", Array::vector(vec![1.0, 2.0, 3.0]))
+        .unwrap();
+    let t = g.add(Op::Input, [0.0, 0.0]);
+    let ce = g.add(Op::CrossEntropy, [0.0, 0.0]);
+    g.connect(z, ce, 0).unwrap();
+    g.connect(t, ce, 1).unwrap();
+    for (index, ok) in [(2.0, true), (3.0, false), (1.5, false), (-1.0, false)] {
+        g.set_tensor(t, "value", Array::scalar(index)).unwrap();
+        let e = Engine::cpu().evaluate(&g, &analyze(&g)).unwrap();
+        let found = e
+            .diagnostics
+            .iter()
+            .any(|d| d.node == Some(ce) && d.message.contains("class index"));
+        assert_eq!(found, !ok, "index {index}: {:?}", e.diagnostics);
+    }
+}
+
+#[test]
 fn several_final_nodes_warn_and_give_no_gradient() {
     let mut g = Graph::new();
     let a = g.add(Op::Input, [0.0, 0.0]);

@@ -21,7 +21,7 @@ use burn::tensor::{DType, Device, FloatDType, Tensor};
 use thiserror::Error;
 
 use crate::analysis::{Analysis, Diagnostic};
-use crate::graph::{Array, Edge, Graph, NodeId};
+use crate::graph::{Array, Edge, Graph, NodeId, fmt_number};
 use forward::{OpInputs, forward};
 use layout::{RANK, upload};
 
@@ -269,6 +269,8 @@ impl Engine {
             .and_then(|id| eval.nodes.get(&id))
             .map(|n| n.value.data().iter().sum());
         eval.diagnostics = non_finite_diagnostics(graph, &eval);
+        eval.diagnostics
+            .extend(class_index_diagnostics(graph, &eval));
         Ok(eval)
     }
 }
@@ -280,6 +282,37 @@ fn leaf_shape(analysis: &Analysis, id: NodeId, key: &str) -> Vec<usize> {
         .and_then(|v| v.iter().find(|t| t.key == key))
         .map(|t| t.shape.clone())
         .unwrap_or_default()
+}
+
+/// A CrossEntropy target given as a class index must be a whole number in 0..C; anything
+/// else would silently give an all-zero one-hot and a loss of 0.
+fn class_index_diagnostics(graph: &Graph, eval: &Evaluation) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for node in graph
+        .nodes()
+        .filter(|n| matches!(n.op, crate::graph::Op::CrossEntropy))
+    {
+        let (Some(logits), Some(target)) = (graph.input(node.id, 0), graph.input(node.id, 1))
+        else {
+            continue;
+        };
+        let (Some(z), Some(t)) = (eval.nodes.get(&logits), eval.nodes.get(&target)) else {
+            continue;
+        };
+        let classes = z.value.len();
+        if t.value.len() != 1 || (classes == 1 && t.value.shape() == [1]) {
+            continue; // one-hot
+        }
+        let c = t.value.data()[0];
+        if c.fract() != 0.0 || c < 0.0 || c >= classes as f64 {
+            out.push(Diagnostic::error(
+                node,
+                Some((1, "target")),
+                format!("class index {} is not one of 0..{}: use a whole number below the number of classes", fmt_number(c), classes - 1),
+            ));
+        }
+    }
+    out
 }
 
 fn non_finite_diagnostics(graph: &Graph, eval: &Evaluation) -> Vec<Diagnostic> {
