@@ -108,6 +108,14 @@ fn click_node(h: &mut Harness<'_, NodegradApp>, id: NodeId, modifiers: Modifiers
     h.run_ok();
 }
 
+/// Presses a key `times` times, letting the app settle after each.
+fn press(h: &mut Harness<'_, NodegradApp>, key: Key, times: usize) {
+    for _ in 0..times {
+        h.key_press(key);
+        h.run_ok();
+    }
+}
+
 fn count(h: &Harness<'_, NodegradApp>, label: &str) -> usize {
     h.query_all_by_label(label).count()
 }
@@ -398,20 +406,14 @@ fn step_forward_then_backward_with_the_arrow_keys() {
         "the first step's text"
     );
     assert_eq!(count(&h, "value ?"), 5, "only a is computed");
-    for _ in 0..5 {
-        h.key_press(Key::ArrowRight);
-        h.run_ok();
-    }
+    press(&mut h, Key::ArrowRight, 5);
     assert!(
         h.query_by_label("J = 3.0 * v = 3.0 * 11.0 = 33.0")
             .is_some()
     );
     assert_eq!(count(&h, "value 33.0"), 1);
     assert_eq!(count(&h, "grad  ?"), 6, "no gradient yet");
-    for _ in 0..5 {
-        h.key_press(Key::ArrowRight);
-        h.run_ok();
-    }
+    press(&mut h, Key::ArrowRight, 5);
     assert!(
         h.query_by_label("dJ/db = dJ/du * du/db = 3.0 * 2.0 = 6.0")
             .is_some()
@@ -488,10 +490,7 @@ fn quiz_accepts_a_right_answer_and_rejects_a_wrong_one() {
     h.get_by_label("Quiz").click();
     h.run_ok();
     // The inputs are given; the first question is u.
-    for _ in 0..4 {
-        h.key_press(Key::ArrowRight);
-        h.run_ok();
-    }
+    press(&mut h, Key::ArrowRight, 4);
     assert!(h.query_by_label("u = ?").is_some());
     assert_eq!(count(&h, "value ?"), 3, "u, v and J are hidden");
     // The inspector does not give the answer away either.
@@ -537,10 +536,7 @@ fn an_exercise_file_opens_in_quiz_mode() {
         "quiz mode is on"
     );
     // Only dJ/dc is asked: stepping runs through everything else.
-    for _ in 0..12 {
-        h.key_press(Key::ArrowRight);
-        h.run_ok();
-    }
+    press(&mut h, Key::ArrowRight, 12);
     assert!(h.query_by_label("dJ/dc = ?").is_some());
     answer(&mut h, "9");
     assert!(h.query_by_label("✔ right: 9.0").is_some());

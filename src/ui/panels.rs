@@ -128,17 +128,18 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 app.commands.push(AppCommand::Undo);
             }
             if ui
+                .add_enabled(app.doc.can_redo(), egui::Button::new("⟳ Redo"))
+                .clicked()
+            {
+                app.commands.push(AppCommand::Redo);
+            }
+            ui.separator();
+            if ui
                 .button("✔ Gradient check")
                 .on_hover_text("Compare every gradient of inputs and parameters with central finite differences")
                 .clicked()
             {
                 app.commands.push(AppCommand::GradientCheck);
-            }
-            if ui
-                .add_enabled(app.doc.can_redo(), egui::Button::new("⟳ Redo"))
-                .clicked()
-            {
-                app.commands.push(AppCommand::Redo);
             }
         });
     });
