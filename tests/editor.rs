@@ -572,3 +572,76 @@ fn f2_renames_the_selected_node_in_its_title() {
         "renaming is one undo step"
     );
 }
+
+/// Steps frames (the worker keeps asking for repaints) until `done` or a minute passes.
+fn step_until(
+    h: &mut Harness<'_, NodegradApp>,
+    what: &str,
+    done: impl Fn(&NodegradApp) -> bool,
+) {
+    let start = std::time::Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "waited two minutes for {what}; message: {}",
+            h.state().message
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.step();
+    }
+    h.step();
+}
+
+#[test]
+fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
+    use nodegrad::ui::training::RunState;
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spiral.ron");
+    let mut text = std::fs::read_to_string(common::project_path("spiral-mlp.ron")).unwrap();
+    // The window trains on the CPU here, whatever adapters the machine has.
+    text = text.replace("seed: 1,\n    ),", "seed: 1,\n        device: Cpu,\n    ),");
+    std::fs::write(&file, text).unwrap();
+    let mut h = app(Some(&file), storage.path());
+    assert!(h.state().training.open, "a project with a dataset opens the Training panel");
+    let dense1 = h.state().doc.graph().find("dense1").unwrap().id;
+    assert!(
+        !h.state().doc.graph().node(dense1).unwrap().tensors.contains_key("weight"),
+        "untrained: the weights come from the initializer"
+    );
+    let loss_before = h.state().eval.as_ref().unwrap().objective.unwrap();
+
+    h.get_by_label("▶ Train").click();
+    h.step();
+    step_until(&mut h, "three epochs", |a| a.training.curves.epochs.len() >= 3);
+    h.get_by_label("⏸ Pause").click();
+    step_until(&mut h, "the pause", |a| a.training.state == RunState::Paused);
+    h.run_ok();
+
+    let app = h.state();
+    let e = &app.training.curves.epochs;
+    assert!(
+        e.last().unwrap().train.loss < e[0].train.loss,
+        "the loss falls: {:?}",
+        e.iter().map(|m| m.train.loss).collect::<Vec<_>>()
+    );
+    assert!(!app.training.curves.batch_loss.is_empty());
+    let trained = app.doc.graph().node(dense1).unwrap().tensors["weight"].clone();
+    assert_eq!(trained.shape(), &[2, 64]);
+    assert!(app.title().contains('*'), "trained weights are an unsaved change");
+    // The cards and the inspector show the trained network: the loss of the sample changed.
+    let loss_after = app.eval.as_ref().unwrap().objective.unwrap();
+    assert_ne!(loss_before, loss_after);
+    assert!(app.doc.can_undo(), "writing the weights is one undo step");
+
+    // Save (Ctrl+S) and reopen: the trained weights come back.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_ok();
+    assert!(!h.state().title().contains('*'));
+    let reopened = nodegrad::project::Project::load(&file).unwrap();
+    assert_eq!(
+        reopened.graph.node(dense1).unwrap().tensors.get("weight"),
+        Some(&trained)
+    );
+    assert!(reopened.training.is_some());
+}

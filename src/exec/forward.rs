@@ -69,8 +69,15 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
         Op::Dense { .. } => {
             let w = inp.owned("weight")?; // [1, 1, n, units]
             let b = inp.owned("bias")?; // [1, 1, 1, units]
-            let xv = canon(x(0, &mut inp), &[numel(inp.shapes[0])]); // [B, 1, 1, n]
-            xv.matmul(w) + b
+            let n = numel(inp.shapes[0]);
+            let xv = canon(x(0, &mut inp), &[n]); // [B, 1, 1, n]
+            let batch = xv.dims()[0];
+            let units = w.dims()[3];
+            // The batch as the rows of one matrix: one GEMM, not `batch` tiny ones.
+            xv.reshape([1, 1, batch, n])
+                .matmul(w)
+                .reshape([batch, 1, 1, units])
+                + b
         }
         Op::Step => {
             let v = x(0, &mut inp);

@@ -66,15 +66,15 @@ fn uniform(rng: &mut StdRng, n: usize, low: f64, high: f64) -> Vec<f64> {
     (0..n).map(|_| rng.random_range(low..high)).collect()
 }
 
-/// Box-Muller; avoids a dependency for one formula.
 fn normal(rng: &mut StdRng, n: usize, mean: f64, std: f64) -> Vec<f64> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.random::<f64>();
-            mean + std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        })
-        .collect()
+    (0..n).map(|_| mean + std * standard_normal(rng)).collect()
+}
+
+/// One draw from N(0, 1) (Box-Muller; avoids a dependency for one formula).
+pub fn standard_normal(rng: &mut StdRng) -> f64 {
+    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 #[cfg(test)]

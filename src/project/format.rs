@@ -26,6 +26,9 @@ pub struct ProjectFile {
     /// An exercise: open in quiz mode, asking for the listed nodes (all when empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiz: Option<QuizFile>,
+    /// The dataset binding and training settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<super::training::TrainingConfig>,
     pub nodes: Vec<NodeFile>,
 }
 

@@ -4,6 +4,7 @@
 //! replaces the whole file or leaves the old one (temp file + rename).
 
 pub mod format;
+pub mod training;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -54,6 +55,8 @@ pub struct Project {
     pub load_diagnostics: Vec<Diagnostic>,
     /// Set for exercises: open in quiz mode.
     pub quiz: Option<format::QuizFile>,
+    /// Dataset binding and training settings.
+    pub training: Option<training::TrainingConfig>,
 }
 
 /// Ids stay far from u64::MAX, so counting on from the largest never overflows.
@@ -262,12 +265,29 @@ impl Project {
                 ));
             }
         }
+        if let Some(t) = &file.training {
+            for (what, name) in [("features", &t.features), ("target", &t.target)] {
+                if !by_name.contains_key(name) {
+                    load_diagnostics.push(Diagnostic::graph(
+                        Severity::Error,
+                        format!("training {what} names `{name}`, but no node is called that"),
+                    ));
+                }
+            }
+            for p in t.problems() {
+                load_diagnostics.push(Diagnostic::graph(
+                    Severity::Error,
+                    format!("training: {p}"),
+                ));
+            }
+        }
         Ok(Self {
             title: file.title,
             description: file.description,
             graph,
             load_diagnostics,
             quiz: file.quiz,
+            training: file.training,
         })
     }
 
@@ -309,6 +329,7 @@ impl Project {
             output: g.output.map(name),
             seed: g.seed,
             quiz: self.quiz.clone(),
+            training: self.training.clone(),
             nodes,
         }
     }

@@ -16,6 +16,7 @@ use super::canvas::Canvas;
 use super::document::{Document, Edit};
 use super::files::Recovery;
 use super::stepping::Stepping;
+use super::training::TrainingPanel;
 
 /// How the app starts.
 #[derive(Clone, Debug, Default)]
@@ -68,6 +69,8 @@ pub enum AppCommand {
     Quit,
     Focus(NodeId),
     GradientCheck,
+    /// Show or hide the Training panel.
+    ToggleTraining,
     /// Rename the selected node in place.
     Rename,
     /// Save As with quiz mode on, asking about the selected nodes (all when none).
@@ -92,6 +95,7 @@ pub struct NodegradApp {
     pub engine: Engine,
     pub canvas: Canvas,
     pub stepping: Stepping,
+    pub training: TrainingPanel,
     /// Results of the last gradient check, shown in a window until closed.
     pub gradcheck: Option<Result<Vec<crate::gradcheck::Check>, String>>,
     /// The last message for the status bar.
@@ -136,6 +140,7 @@ impl NodegradApp {
         let mut app = Self {
             canvas,
             stepping: Stepping::default(),
+            training: TrainingPanel::default(),
             gradcheck: None,
             settings,
             doc: Document::default(),
@@ -330,6 +335,12 @@ impl NodegradApp {
                     None => Err("nothing is evaluated yet".into()),
                 });
             }
+            AppCommand::ToggleTraining => {
+                self.training.open = !self.training.open;
+                if self.training.open && self.doc.project.training.is_none() {
+                    self.message = "Choose a dataset in the Training panel".into();
+                }
+            }
             AppCommand::Focus(id) => {
                 self.canvas.select_only([id]);
                 self.canvas.focus_requested = Some(id);
@@ -353,6 +364,7 @@ impl NodegradApp {
             Pending::New => {
                 self.recovery.discard();
                 self.doc = Document::default();
+                self.reset_training();
                 self.message = "new project".into();
             }
             Pending::Open(Some(path)) => self.open_now(&path),
@@ -517,13 +529,83 @@ impl NodegradApp {
         }
     }
 
+    /// A new document: any run stops, the panel opens when the project trains.
+    pub fn reset_training(&mut self) {
+        self.training = TrainingPanel::default();
+        self.training.open = self.doc.project.training.is_some();
+    }
+
+    /// Takes the worker's events: trained weights go into the graph as one undo step.
+    fn poll_training(&mut self) {
+        let (weights, message) = self.training.poll(self.doc.semantic_revision());
+        if let Some(w) = weights {
+            let g = self.doc.graph();
+            let fitting: Vec<_> = w
+                .into_iter()
+                .filter(|(id, key, a)| {
+                    g.node(*id).is_some_and(|n| {
+                        self.analysis.owned.get(id).is_some_and(|specs| {
+                            specs.iter().any(|s| s.key == key && s.shape == a.shape())
+                        }) && !n.name.is_empty()
+                    })
+                })
+                .collect();
+            if !fitting.is_empty() {
+                self.edits.push(Edit::SetTensors(fitting));
+            }
+        }
+        if let Some(m) = message {
+            self.message = m;
+        }
+    }
+
+    fn training_panel(&mut self, ui: &mut egui::Ui) {
+        if !self.training.open {
+            return;
+        }
+        egui::Panel::bottom("training")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.heading("Training");
+                    if ui.small_button("✕").on_hover_text("Hide the Training panel").clicked() {
+                        self.training.open = false;
+                    }
+                });
+                let base = self
+                    .doc
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.parent())
+                    .map(|p| p.to_path_buf());
+                let out = self.training.ui(
+                    ui,
+                    self.doc.graph(),
+                    &self.analysis,
+                    self.doc.project.training.as_ref(),
+                    base,
+                    self.doc.semantic_revision(),
+                );
+                self.edits.extend(out.edits);
+                if let Some(t) = out.training {
+                    self.doc.set_training(t);
+                }
+                if let Some(m) = out.message {
+                    self.message = m;
+                }
+            });
+    }
+
     /// One frame of the whole UI (eframe calls it; tests call it through kittest).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.shortcuts(&ctx);
         self.window_events(&ctx);
+        self.poll_training();
         super::panels::menu_bar(self, ui);
         super::panels::status_bar(self, ui);
+        self.training_panel(ui);
         egui::Panel::bottom("stepper").show(ui, |ui| self.stepping.panel_ui(ui));
         if self.settings.show_inspector {
             super::panels::inspector(self, ui);

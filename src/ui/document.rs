@@ -35,6 +35,10 @@ pub enum Edit {
     Rename(NodeId, String),
     SetOp(NodeId, Op),
     SetTensor(NodeId, String, Array),
+    /// Trained weights written back (one undo step for the whole set).
+    SetTensors(Vec<(NodeId, String, Array)>),
+    /// Forgets stored trainable tensors so they are drawn again from their initializers.
+    ResetTensors(Vec<(NodeId, String)>),
     SetOutput(Option<NodeId>),
     /// Inserts a copied fragment (project RON text) at an offset; names are made unique.
     Paste {
@@ -129,6 +133,14 @@ impl Document {
 
     pub fn is_dirty(&self) -> bool {
         self.revision != self.saved_revision
+    }
+
+    /// Replaces the training settings (not an undo step; marks the document changed).
+    pub fn set_training(&mut self, training: Option<crate::project::training::TrainingConfig>) {
+        if self.project.training != training {
+            self.project.training = training;
+            self.revision = next_revision();
+        }
     }
 
     /// Marks the document as changed (used when it was restored from a recovery file).
@@ -289,6 +301,21 @@ fn apply_to(g: &mut Graph, edit: &Edit) -> Result<Vec<NodeId>, String> {
             .set_tensor(*id, key, value.clone())
             .map(|_| vec![])
             .map_err(|e| e.to_string()),
+        Edit::SetTensors(items) => {
+            for (id, key, value) in items {
+                g.set_tensor(*id, key, value.clone())
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(vec![])
+        }
+        Edit::ResetTensors(items) => {
+            for (id, key) in items {
+                if let Some(n) = g.node_mut(*id) {
+                    n.tensors.remove(key);
+                }
+            }
+            Ok(vec![])
+        }
         Edit::SetOutput(id) => {
             g.output = *id;
             Ok(vec![])

@@ -19,6 +19,7 @@ impl NodegradApp {
                     self.recovery.discard();
                 }
                 self.doc = doc;
+                self.reset_training();
                 self.canvas.fit_requested = true;
                 self.canvas.selection.clear();
                 self.remember(path);
@@ -89,6 +90,7 @@ impl NodegradApp {
             Ok((project, source)) => {
                 self.doc = Document::new(project, source);
                 self.doc.mark_dirty();
+                self.reset_training();
                 self.canvas.fit_requested = true;
                 self.message = "restored unsaved work".into();
             }

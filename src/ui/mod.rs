@@ -13,6 +13,7 @@ pub mod heatmap;
 pub mod menus;
 pub mod panels;
 pub mod stepping;
+pub mod training;
 pub mod viewer;
 
 use std::path::PathBuf;

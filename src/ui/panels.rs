@@ -101,6 +101,7 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 }
                 ui.checkbox(&mut app.settings.show_wire_grads, "Show gradients on wires");
                 ui.checkbox(&mut app.settings.show_inspector, "Inspector panel");
+                ui.checkbox(&mut app.training.open, "Training panel");
                 if ui
                     .button(if app.settings.dark {
                         "Light theme"
@@ -140,6 +141,13 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 .clicked()
             {
                 app.commands.push(AppCommand::GradientCheck);
+            }
+            if ui
+                .selectable_label(app.training.open, "📈 Training")
+                .on_hover_text("Bind a dataset, choose an optimizer and train (the Training panel)")
+                .clicked()
+            {
+                app.commands.push(AppCommand::ToggleTraining);
             }
         });
     });

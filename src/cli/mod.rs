@@ -1,4 +1,7 @@
-//! The command line: `check` and `eval`, on the same library the window uses.
+//! The command line: `check`, `eval`, `steps` and `train`, on the same library the window
+//! uses.
+
+mod train_cmd;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,6 +59,38 @@ pub enum Command {
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
     },
+    /// Train the project on its dataset (its `training:` settings) and print the scores.
+    /// The last line is machine-readable:
+    /// `done: epochs=N loss=X val_loss=X accuracy=X val_accuracy=X samples_per_s=X device=NAME`.
+    /// Exits 3 when training diverges.
+    Train {
+        file: PathBuf,
+        /// Epochs (default: the project's).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Where to train (default: the project's choice, usually auto).
+        #[arg(long, value_enum)]
+        device: Option<TrainDevice>,
+        /// Seed for the dataset, split and shuffling (default: the project's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Save the project with the trained weights here (the input file is never changed).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Write one CSV row of scores per epoch here.
+        #[arg(long, value_name = "FILE.csv")]
+        metrics: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TrainDevice {
+    /// wgpu when an adapter initializes, else the CPU.
+    Auto,
+    /// burn Flex on the CPU.
+    Cpu,
+    /// burn wgpu (a GPU, or Mesa's lavapipe).
+    Wgpu,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -77,6 +112,29 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             device,
         }) => eval(&file, &set, json, device, out, err),
         Some(Command::Steps { file, set }) => steps(&file, &set, out, err),
+        Some(Command::Train {
+            file,
+            epochs,
+            device,
+            seed,
+            out: save_to,
+            metrics,
+        }) => train_cmd::train(
+            &file,
+            train_cmd::Overrides {
+                epochs,
+                device: device.map(|d| match d {
+                    TrainDevice::Auto => crate::project::training::DeviceChoice::Auto,
+                    TrainDevice::Cpu => crate::project::training::DeviceChoice::Cpu,
+                    TrainDevice::Wgpu => crate::project::training::DeviceChoice::Wgpu,
+                }),
+                seed,
+                out: save_to,
+                metrics,
+            },
+            out,
+            err,
+        ),
         None => {
             let config = crate::ui::AppConfig {
                 file: cli.file,

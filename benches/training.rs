@@ -1,0 +1,57 @@
+//! `cargo bench --bench training`: CPU training throughput, one line per model,
+//! `NAME: X samples/s`, counting forward + backward + optimizer step (the same work as
+//! ../shared/bench/torch_reference.py measures in PyTorch; run both in one shell).
+//!
+//! - spiral-mlp: 2-64-64-3 ReLU, softmax cross-entropy, Adam, batch 32.
+//! - digits-mlp: 64-128-10 ReLU, softmax cross-entropy, Adam, batch 64.
+//!
+//! The end-of-epoch scoring of the training and validation sets is not counted (PyTorch's
+//! script has none); the wall-clock figure with it is printed alongside.
+//! `NODEGRAD_BENCH_SECS` sets the seconds per model (default 3).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use nodegrad::project::Project;
+use nodegrad::project::training::DeviceChoice;
+use nodegrad::train::{Prepared, TrainDevice, Trainer};
+
+fn bench(name: &str, file: &str, batch: usize, secs: f64) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("projects").join(file);
+    let project = Project::load(&path).expect("example project");
+    let mut config = project.training.clone().expect("training settings");
+    config.batch_size = batch;
+    config.epochs = usize::MAX / 2;
+    config.device = DeviceChoice::Cpu;
+    let prepared = Prepared::new(&config, path.parent()).expect("dataset");
+    let device = TrainDevice::choose(DeviceChoice::Cpu).expect("cpu");
+    let mut fresh = Trainer::new(&project.graph, &config, prepared, device).expect("trainer");
+    for _ in 0..20 {
+        fresh.step().expect("warm-up step");
+    }
+    let start = Instant::now();
+    let steps_before = fresh.steps_done();
+    let mut samples = 0usize;
+    while start.elapsed().as_secs_f64() < secs {
+        fresh.step().expect("step");
+        samples += batch;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let steps = fresh.steps_done() - steps_before;
+    // Trainer::throughput counts only the steps (its own clock around each one).
+    println!(
+        "{name}: {:.0} samples/s ({steps} steps, batch {batch}; {:.0} samples/s wall clock with \
+         end-of-epoch scoring)",
+        fresh.throughput(),
+        samples as f64 / wall
+    );
+}
+
+fn main() {
+    let secs = std::env::var("NODEGRAD_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    bench("spiral-mlp", "spiral-mlp.ron", 32, secs);
+    bench("digits-mlp", "digits-mlp.ron", 64, secs);
+}

@@ -1,0 +1,258 @@
+//! Datasets for training: the 2-D generators (as TensorFlow Playground has them), a noisy
+//! sine, the 8x8 digits shipped in `assets/`, CSV and MNIST-style IDX files. Plain data, no
+//! burn: `train` uploads batches from here.
+//!
+//! **Architecture Invariant:** a `Dataset` always holds `len() * feature_len()` features and
+//! `len()` targets, and every class index is below `classes`; loading checks this once, so
+//! nothing downstream needs to.
+
+pub mod files;
+pub mod generate;
+
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use thiserror::Error;
+
+use crate::project::training::DatasetSpec;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum DataError {
+    #[error("{path}: cannot read: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("the dataset is empty: {0}")]
+    Empty(String),
+}
+
+/// What the targets mean.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Task {
+    /// Targets are class indices 0..classes.
+    Classification { classes: usize, names: Vec<String> },
+    /// Targets are real values.
+    Regression,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub name: String,
+    /// Row-major, `len() * feature_len()` values.
+    pub features: Vec<f32>,
+    /// The shape of one sample's features: `[2]`, `[64]`, ...
+    pub feature_shape: Vec<usize>,
+    /// One per sample: a class index or a value.
+    pub targets: Vec<f32>,
+    pub task: Task,
+    /// Height and width when the features are a grey image (for previews).
+    pub image: Option<(usize, usize)>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    pub fn feature_len(&self) -> usize {
+        self.feature_shape.iter().product()
+    }
+
+    pub fn sample(&self, i: usize) -> &[f32] {
+        let d = self.feature_len();
+        &self.features[i * d..(i + 1) * d]
+    }
+
+    pub fn classes(&self) -> Option<usize> {
+        match &self.task {
+            Task::Classification { classes, .. } => Some(*classes),
+            Task::Regression => None,
+        }
+    }
+
+    /// Checks the invariant above; every constructor ends with it.
+    fn checked(self, path: &str) -> Result<Self, DataError> {
+        let invalid = |message: String| DataError::Invalid {
+            path: path.to_string(),
+            message,
+        };
+        if self.is_empty() {
+            return Err(DataError::Empty(format!("{path} has no samples")));
+        }
+        if self.features.len() != self.len() * self.feature_len() {
+            return Err(invalid(format!(
+                "{} feature values for {} samples of {} features",
+                self.features.len(),
+                self.len(),
+                self.feature_len()
+            )));
+        }
+        if let Some(i) = self.features.iter().position(|v| !v.is_finite()) {
+            return Err(invalid(format!(
+                "sample {} has a NaN or infinite feature",
+                i / self.feature_len().max(1)
+            )));
+        }
+        if let Task::Classification { classes, .. } = &self.task {
+            if let Some(i) = self
+                .targets
+                .iter()
+                .position(|&t| t < 0.0 || t.fract() != 0.0 || t as usize >= *classes)
+            {
+                return Err(invalid(format!(
+                    "sample {i} has label {}, not a class in 0..{}",
+                    self.targets[i],
+                    classes - 1
+                )));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Builds the dataset a project names. `base` is the project file's folder (for CSV and IDX
+/// paths); `seed` seeds the generators.
+pub fn load(spec: &DatasetSpec, base: Option<&Path>, seed: u64) -> Result<Dataset, DataError> {
+    let resolve = |p: &str| match base {
+        Some(b) if Path::new(p).is_relative() => b.join(p),
+        _ => Path::new(p).to_path_buf(),
+    };
+    match spec {
+        DatasetSpec::Digits => files::digits(),
+        DatasetSpec::Csv {
+            path,
+            features,
+            label,
+            header,
+            classification,
+        } => files::csv(&resolve(path), features, label, *header, *classification),
+        DatasetSpec::Idx { images, labels } => files::idx(&resolve(images), &resolve(labels)),
+        generated => Ok(generate::generate(generated, seed)),
+    }
+    .and_then(|d| {
+        let name = d.name.clone();
+        d.checked(&name)
+    })
+}
+
+/// Which samples train and which validate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+}
+
+/// A seeded shuffle, then the first `validation` fraction validates. At least one sample
+/// always trains.
+pub fn split(n: usize, validation: f64, seed: u64) -> Split {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5eed_5911));
+    let n_val = ((n as f64 * validation.clamp(0.0, 0.9)).round() as usize).min(n.saturating_sub(1));
+    let train = idx.split_off(n_val);
+    Split { train, val: idx }
+}
+
+/// Per-feature mean and standard deviation (of the training samples).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standardization {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl Standardization {
+    /// Statistics of `rows`; a constant feature gets std 1 (it is only shifted).
+    pub fn fit(data: &Dataset, rows: &[usize]) -> Self {
+        let d = data.feature_len();
+        let n = rows.len().max(1) as f64;
+        let mut mean = vec![0f64; d];
+        let mut sq = vec![0f64; d];
+        for &r in rows {
+            for (j, &v) in data.sample(r).iter().enumerate() {
+                mean[j] += v as f64;
+                sq[j] += (v as f64) * (v as f64);
+            }
+        }
+        let mean: Vec<f64> = mean.iter().map(|m| m / n).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| {
+                let var = (s / n - m * m).max(0.0);
+                if var > 1e-12 { var.sqrt() as f32 } else { 1.0 }
+            })
+            .collect();
+        Self {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            std,
+        }
+    }
+
+    pub fn apply(&self, data: &mut Dataset) {
+        let d = data.feature_len();
+        for (i, v) in data.features.iter_mut().enumerate() {
+            let j = i % d;
+            *v = (*v - self.mean[j]) / self.std[j];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_seeded_disjoint_and_complete() {
+        let s = split(100, 0.2, 7);
+        assert_eq!(s.val.len(), 20);
+        assert_eq!(s.train.len(), 80);
+        let mut all: Vec<usize> = s.train.iter().chain(&s.val).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_eq!(s, split(100, 0.2, 7));
+        assert_ne!(s, split(100, 0.2, 8));
+        assert_eq!(split(1, 0.5, 0).train.len(), 1);
+    }
+
+    #[test]
+    fn standardization_gives_mean_zero_and_unit_spread() {
+        let mut d = Dataset {
+            name: "t".into(),
+            features: vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0],
+            feature_shape: vec![2],
+            targets: vec![0.0, 0.0, 0.0],
+            task: Task::Regression,
+            image: None,
+        };
+        let s = Standardization::fit(&d, &[0, 1, 2]);
+        assert_eq!(s.mean, vec![3.0, 5.0]);
+        assert!((s.std[0] - (8.0f32 / 3.0).sqrt()).abs() < 1e-6);
+        assert_eq!(s.std[1], 1.0, "a constant feature is only shifted");
+        s.apply(&mut d);
+        let col0: f32 = [0, 1, 2].iter().map(|&i| d.sample(i)[0]).sum();
+        assert!(col0.abs() < 1e-6);
+        assert_eq!(d.sample(0)[1], 0.0);
+    }
+
+    #[test]
+    fn a_label_outside_the_classes_is_refused_with_its_sample() {
+        let d = Dataset {
+            name: "t".into(),
+            features: vec![0.0, 0.0],
+            feature_shape: vec![1],
+            targets: vec![0.0, 3.0],
+            task: Task::Classification {
+                classes: 2,
+                names: vec![],
+            },
+            image: None,
+        };
+        let e = d.checked("labels.csv").unwrap_err().to_string();
+        assert!(e.contains("labels.csv") && e.contains("sample 1"), "{e}");
+    }
+}

@@ -1,0 +1,255 @@
+//! The training loop on a worker thread. The window sends `Command`s and receives `Event`s;
+//! a `wake` callback asks the window to repaint when an event is waiting. The worker owns
+//! every burn tensor; what crosses the channel is plain data.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{EpochMetrics, Finish, Prepared, TrainDevice, Trainer};
+use crate::graph::{Array, Graph, NodeId};
+use crate::project::training::TrainingConfig;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Run (or resume) until the epochs are done.
+    Run,
+    /// Stop running; report the weights.
+    Pause,
+    /// One mini-batch, then pause.
+    Step,
+    /// End the run; report the weights.
+    Stop,
+}
+
+/// Trained weights: (node, tensor key, value).
+pub type Weights = Vec<(NodeId, String, Array)>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The dataset is loaded and the model compiled.
+    Ready {
+        device: String,
+        notice: Option<String>,
+        train: usize,
+        val: usize,
+        steps_per_epoch: usize,
+        classification: bool,
+    },
+    /// Mini-batches were trained: (step, mini-batch loss) for each, in order.
+    Steps {
+        /// 0-based epoch of the last one.
+        epoch: usize,
+        points: Vec<(usize, f64)>,
+    },
+    Epoch(EpochMetrics),
+    /// Paused (by Pause, or after Step) with the current weights.
+    Paused { weights: Weights },
+    /// The run ended; the weights are final.
+    Finished {
+        why: FinishReason,
+        weights: Weights,
+    },
+    /// Training could not start or failed; `weights` holds the last good ones when any.
+    Failed {
+        message: String,
+        weights: Option<Weights>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FinishReason {
+    Done(Finish),
+    Stopped,
+}
+
+pub struct TrainJob {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TrainJob {
+    /// Starts a worker for `graph` (a copy) and `config`; `base` is the project's folder.
+    /// It begins paused when `start_paused`, else running.
+    pub fn start(
+        graph: Graph,
+        config: TrainingConfig,
+        base: Option<PathBuf>,
+        start_paused: bool,
+        wake: impl Fn() + Send + 'static,
+    ) -> Self {
+        let (ctx, crx) = channel();
+        let (etx, erx) = channel();
+        let handle = std::thread::Builder::new()
+            .name("nodegrad-train".into())
+            .spawn(move || {
+                worker(graph, config, base, start_paused, crx, etx, &wake);
+                wake();
+            })
+            .ok();
+        Self {
+            commands: ctx,
+            events: erx,
+            handle,
+        }
+    }
+
+    pub fn send(&self, cmd: Command) {
+        // A finished worker no longer listens; nothing to do then.
+        let _ = self.commands.send(cmd);
+    }
+
+    /// Every event waiting now.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Blocks until the next event (tests and the CLI's window flag), or `None` on timeout.
+    pub fn wait(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for TrainJob {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+}
+
+fn worker(
+    graph: Graph,
+    config: TrainingConfig,
+    base: Option<PathBuf>,
+    start_paused: bool,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    wake: &dyn Fn(),
+) {
+    let send = |e: Event| {
+        let _ = events.send(e);
+        wake();
+    };
+    let built = TrainDevice::choose(config.device).and_then(|device| {
+        let prepared = Prepared::new(&config, base.as_deref())?;
+        Trainer::new(&graph, &config, prepared, device)
+    });
+    let mut trainer = match built {
+        Ok(t) => t,
+        Err(e) => {
+            send(Event::Failed {
+                message: e.to_string(),
+                weights: None,
+            });
+            return;
+        }
+    };
+    send(Event::Ready {
+        device: trainer.device.name.clone(),
+        notice: trainer.device.notice.clone(),
+        train: trainer.prepared.split.train.len(),
+        val: trainer.prepared.split.val.len(),
+        steps_per_epoch: trainer.steps_per_epoch(),
+        classification: trainer.is_classification(),
+    });
+    let weights_or_empty = |t: &Trainer| t.weights().unwrap_or_default();
+    let mut running = !start_paused;
+    let mut steps_left: usize = 0;
+    let mut last_flush = Instant::now();
+    let mut points: Vec<(usize, f64)> = Vec::new();
+    let flush = |points: &mut Vec<(usize, f64)>, epoch: usize| {
+        if !points.is_empty() {
+            send(Event::Steps {
+                epoch,
+                points: std::mem::take(points),
+            });
+        }
+    };
+    loop {
+        let cmd = if running || steps_left > 0 {
+            match commands.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match commands.recv() {
+                Ok(c) => Some(c),
+                Err(_) => return,
+            }
+        };
+        match cmd {
+            Some(Command::Run) => running = true,
+            Some(Command::Pause) => {
+                if running {
+                    running = false;
+                    flush(&mut points, trainer.epoch());
+                    send(Event::Paused {
+                        weights: weights_or_empty(&trainer),
+                    });
+                }
+                continue;
+            }
+            Some(Command::Step) => {
+                running = false;
+                steps_left += 1;
+            }
+            Some(Command::Stop) => {
+                trainer.stop();
+                flush(&mut points, trainer.epoch());
+                send(Event::Finished {
+                    why: FinishReason::Stopped,
+                    weights: weights_or_empty(&trainer),
+                });
+                return;
+            }
+            None => {}
+        }
+        if !running && steps_left == 0 {
+            continue;
+        }
+        match trainer.step() {
+            Ok(r) => {
+                // Step losses go out in bundles about 60 times a second (and at once for a
+                // step by hand): the window cannot show more, and each event costs a repaint.
+                points.push((r.step, r.loss));
+                let by_hand = steps_left > 0;
+                if by_hand || r.epoch_done.is_some() || last_flush.elapsed() >= Duration::from_millis(16) {
+                    last_flush = Instant::now();
+                    flush(&mut points, r.epoch);
+                }
+                if let Some(m) = r.epoch_done {
+                    send(Event::Epoch(m));
+                }
+                if let Some(f) = r.finished {
+                    send(Event::Finished {
+                        why: FinishReason::Done(f),
+                        weights: weights_or_empty(&trainer),
+                    });
+                    return;
+                }
+                if steps_left > 0 {
+                    steps_left -= 1;
+                    if steps_left == 0 {
+                        send(Event::Paused {
+                            weights: weights_or_empty(&trainer),
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                flush(&mut points, trainer.epoch());
+                send(Event::Failed {
+                    message: e.to_string(),
+                    weights: trainer.weights().ok(),
+                });
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,800 @@
+//! The Training panel: dataset and binding, optimizer settings, Start/Pause/Step/Stop/Reset,
+//! the loss and accuracy curves and a preview of the data. The run itself happens on the
+//! worker thread of `train::worker`; this only sends commands and draws its events.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use egui::{Color32, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+
+use crate::analysis::Analysis;
+use crate::data::{self, Dataset};
+use crate::graph::{Graph, NodeId, Op, fmt_number};
+use crate::project::training::{
+    DatasetSpec, Decay, DeviceChoice, OptimizerKind, TrainingConfig,
+};
+use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
+use crate::train::{EpochMetrics, Finish};
+
+use super::document::Edit;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunState {
+    Idle,
+    Starting,
+    Running,
+    Paused,
+    Finished(String),
+    Failed(String),
+}
+
+/// One run's curves.
+#[derive(Clone, Debug, Default)]
+pub struct Curves {
+    /// (step, mini-batch loss).
+    pub batch_loss: Vec<[f64; 2]>,
+    pub epochs: Vec<EpochMetrics>,
+}
+
+pub struct TrainingPanel {
+    pub open: bool,
+    job: Option<TrainJob>,
+    pub state: RunState,
+    pub device: String,
+    pub notice: Option<String>,
+    pub curves: Curves,
+    /// The run before this one, drawn grey for comparison.
+    pub previous: Option<Curves>,
+    pub steps_per_epoch: usize,
+    pub train_count: usize,
+    pub val_count: usize,
+    pub classification: bool,
+    pub epoch: usize,
+    pub step: usize,
+    started: Option<Instant>,
+    /// The graph revision the weights were trained from (warn when it changed since).
+    trained_revision: u64,
+    preview: Option<(DatasetSpec, u64, Result<Dataset, String>)>,
+}
+
+impl Default for TrainingPanel {
+    fn default() -> Self {
+        Self {
+            open: false,
+            job: None,
+            state: RunState::Idle,
+            device: String::new(),
+            notice: None,
+            curves: Curves::default(),
+            previous: None,
+            steps_per_epoch: 0,
+            train_count: 0,
+            val_count: 0,
+            classification: false,
+            epoch: 0,
+            step: 0,
+            started: None,
+            trained_revision: 0,
+            preview: None,
+        }
+    }
+}
+
+/// What the panel asks the app to do.
+#[derive(Debug, Default)]
+pub struct PanelOutput {
+    pub edits: Vec<Edit>,
+    pub training: Option<Option<TrainingConfig>>,
+    pub message: Option<String>,
+}
+
+/// A first guess at the binding: the Input wired into a loss's second port is the target,
+/// the first other Input the features.
+pub fn guess_config(graph: &Graph) -> TrainingConfig {
+    let inputs: Vec<&crate::graph::Node> =
+        graph.nodes().filter(|n| n.op == Op::Input).collect();
+    let target = graph
+        .nodes()
+        .filter(|n| matches!(n.op, Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1))
+        .find_map(|n| graph.input(n.id, 1))
+        .and_then(|id| graph.node(id))
+        .filter(|n| n.op == Op::Input)
+        .map(|n| n.name.clone());
+    let features = inputs
+        .iter()
+        .find(|n| Some(&n.name) != target.as_ref())
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
+    let ce = graph.nodes().any(|n| n.op == Op::CrossEntropy);
+    let dataset = if ce {
+        DatasetSpec::generated("Spiral")
+    } else {
+        DatasetSpec::generated("Xor")
+    }
+    .unwrap_or(DatasetSpec::Digits);
+    TrainingConfig::new(dataset, &features, &target.unwrap_or_default())
+}
+
+impl TrainingPanel {
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.state,
+            RunState::Starting | RunState::Running | RunState::Paused
+        )
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, RunState::Starting | RunState::Running)
+    }
+
+    /// Starts a run (paused when `paused`), or resumes the current one.
+    pub fn start(
+        &mut self,
+        graph: &Graph,
+        config: &TrainingConfig,
+        base: Option<PathBuf>,
+        revision: u64,
+        paused: bool,
+        ctx: &egui::Context,
+    ) {
+        if let Some(job) = &self.job {
+            if self.state == RunState::Paused {
+                job.send(if paused { Command::Step } else { Command::Run });
+                if !paused {
+                    self.state = RunState::Running;
+                }
+                return;
+            }
+        }
+        if !self.curves.epochs.is_empty() || !self.curves.batch_loss.is_empty() {
+            self.previous = Some(std::mem::take(&mut self.curves));
+        }
+        self.curves = Curves::default();
+        self.epoch = 0;
+        self.step = 0;
+        self.notice = None;
+        self.trained_revision = revision;
+        self.started = Some(Instant::now());
+        let wake_ctx = ctx.clone();
+        let job = TrainJob::start(graph.clone(), config.clone(), base, paused, move || {
+            wake_ctx.request_repaint()
+        });
+        if paused {
+            job.send(Command::Step);
+        }
+        self.job = Some(job);
+        self.state = RunState::Starting;
+    }
+
+    pub fn send(&mut self, cmd: Command) {
+        if let Some(job) = &self.job {
+            job.send(cmd);
+        }
+    }
+
+    /// Handles waiting events; returns trained weights to write back, when some arrived.
+    pub fn poll(&mut self, current_revision: u64) -> (Option<Weights>, Option<String>) {
+        let Some(job) = &self.job else {
+            return (None, None);
+        };
+        let mut weights = None;
+        let mut message = None;
+        for ev in job.drain() {
+            match ev {
+                Event::Ready {
+                    device,
+                    notice,
+                    train,
+                    val,
+                    steps_per_epoch,
+                    classification,
+                } => {
+                    self.device = device;
+                    self.notice = notice;
+                    self.train_count = train;
+                    self.val_count = val;
+                    self.steps_per_epoch = steps_per_epoch;
+                    self.classification = classification;
+                    if self.state == RunState::Starting {
+                        self.state = RunState::Running;
+                    }
+                }
+                Event::Steps { epoch, points } => {
+                    self.epoch = epoch;
+                    if let Some(&(s, _)) = points.last() {
+                        self.step = s;
+                    }
+                    self.curves
+                        .batch_loss
+                        .extend(points.into_iter().map(|(s, l)| [s as f64, l]));
+                }
+                Event::Epoch(m) => {
+                    self.epoch = m.epoch;
+                    self.curves.epochs.push(m);
+                }
+                Event::Paused { weights: w } => {
+                    self.state = RunState::Paused;
+                    weights = Some(w);
+                    message = Some("Training paused: the trained weights are in the graph".into());
+                }
+                Event::Finished { why, weights: w } => {
+                    let text = match why {
+                        FinishReason::Stopped => "stopped".to_string(),
+                        FinishReason::Done(Finish::Completed) => "finished".to_string(),
+                        FinishReason::Done(Finish::EarlyStopped { best_epoch }) => format!(
+                            "stopped early: no better validation loss since epoch {best_epoch} \
+                             (its weights are kept)"
+                        ),
+                    };
+                    message = Some(format!("Training {text}: the trained weights are in the graph"));
+                    self.state = RunState::Finished(text);
+                    weights = Some(w);
+                }
+                Event::Failed {
+                    message: m,
+                    weights: w,
+                } => {
+                    message = Some(m.clone());
+                    self.state = RunState::Failed(m);
+                    weights = w;
+                }
+            }
+        }
+        if !self.is_active() && job.is_finished() {
+            self.job = None;
+        }
+        if weights.is_some() && current_revision != self.trained_revision {
+            message = Some(
+                "The graph changed while training: the weights went into the nodes that still \
+                 match"
+                    .into(),
+            );
+        }
+        (weights, message)
+    }
+
+    /// The trainable tensors of the graph, to forget on Reset.
+    fn trainable(analysis: &Analysis) -> Vec<(NodeId, String)> {
+        analysis
+            .owned
+            .iter()
+            .flat_map(|(id, specs)| {
+                specs
+                    .iter()
+                    .filter(|s| s.trainable)
+                    .map(move |s| (*id, s.key.to_string()))
+            })
+            .collect()
+    }
+
+    fn progress_text(&self, config: &TrainingConfig) -> String {
+        let mut s = match &self.state {
+            RunState::Idle => "Not trained yet".to_string(),
+            RunState::Starting => "Loading the data…".to_string(),
+            RunState::Running => "Training".to_string(),
+            RunState::Paused => "Paused".to_string(),
+            RunState::Finished(t) => format!("Training {t}"),
+            RunState::Failed(_) => "Failed".to_string(),
+        };
+        if self.step > 0 {
+            s += &format!(
+                " · epoch {}/{} · step {}",
+                (self.epoch + usize::from(self.is_running())).min(config.epochs),
+                config.epochs,
+                self.step
+            );
+        }
+        if let Some(&[_, l]) = self.curves.batch_loss.last() {
+            s += &format!(" · batch loss {}", fmt_number(l));
+        }
+        if let Some(m) = self.curves.epochs.last() {
+            s += &format!(" · {:.0} samples/s", m.samples_per_s);
+            if let Some(a) = m.val.and_then(|v| v.accuracy).or(m.train.accuracy) {
+                s += &format!(" · accuracy {:.1}%", 100.0 * a);
+            }
+        }
+        if let Some(t) = self.started.filter(|_| self.is_running()) {
+            s += &format!(" · {:.0} s", t.elapsed().as_secs_f64());
+        }
+        s
+    }
+
+    /// The panel. Settings changes and weight edits come back in the output.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        graph: &Graph,
+        analysis: &Analysis,
+        training: Option<&TrainingConfig>,
+        base: Option<PathBuf>,
+        revision: u64,
+    ) -> PanelOutput {
+        let mut out = PanelOutput::default();
+        let Some(config) = training else {
+            ui.horizontal(|ui| {
+                ui.label("This project has no dataset yet.");
+                if ui.button("Set up training").clicked() {
+                    out.training = Some(Some(guess_config(graph)));
+                }
+            });
+            return out;
+        };
+        let mut cfg = config.clone();
+        ui.horizontal_wrapped(|ui| {
+            self.controls(ui, graph, analysis, &cfg, base.clone(), revision, &mut out);
+            ui.separator();
+            ui.label(self.progress_text(&cfg));
+            if !self.device.is_empty() {
+                ui.weak(format!("on {}", self.device));
+            }
+        });
+        if let Some(n) = &self.notice {
+            ui.colored_label(Color32::from_rgb(230, 160, 40), n);
+        }
+        if let RunState::Failed(m) = &self.state {
+            ui.colored_label(Color32::from_rgb(230, 80, 80), m);
+        }
+        ui.separator();
+        ui.columns(3, |cols| {
+            cols[0].add_enabled_ui(!self.is_active(), |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("training-settings")
+                    .show(ui, |ui| settings_ui(ui, graph, &mut cfg));
+            });
+            self.curves_ui(&mut cols[1]);
+            self.preview_ui(&mut cols[2], &cfg, base.as_deref());
+        });
+        if &cfg != config {
+            out.training = Some(Some(cfg));
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn controls(
+        &mut self,
+        ui: &mut Ui,
+        graph: &Graph,
+        analysis: &Analysis,
+        cfg: &TrainingConfig,
+        base: Option<PathBuf>,
+        revision: u64,
+        out: &mut PanelOutput,
+    ) {
+        let ctx = ui.ctx().clone();
+        let running = self.is_running();
+        if ui
+            .add_enabled(!running, egui::Button::new("▶ Train"))
+            .on_hover_text("Train (or resume) until the epochs are done")
+            .clicked()
+        {
+            self.start(graph, cfg, base.clone(), revision, false, &ctx);
+        }
+        if ui
+            .add_enabled(running, egui::Button::new("⏸ Pause"))
+            .on_hover_text("Pause and put the current weights into the graph")
+            .clicked()
+        {
+            self.send(Command::Pause);
+        }
+        if ui
+            .add_enabled(!running, egui::Button::new("⏭ Step"))
+            .on_hover_text("Train on one mini-batch, then pause")
+            .clicked()
+        {
+            self.start(graph, cfg, base, revision, true, &ctx);
+        }
+        if ui
+            .add_enabled(self.is_active(), egui::Button::new("⏹ Stop"))
+            .on_hover_text("End this run and keep its weights")
+            .clicked()
+        {
+            self.send(Command::Stop);
+        }
+        if ui
+            .add_enabled(!running, egui::Button::new("↺ Reset"))
+            .on_hover_text("Draw every weight again from its initializer (undo brings them back)")
+            .clicked()
+        {
+            self.send(Command::Stop);
+            self.job = None;
+            self.state = RunState::Idle;
+            if !self.curves.epochs.is_empty() {
+                self.previous = Some(std::mem::take(&mut self.curves));
+            }
+            self.curves = Curves::default();
+            self.step = 0;
+            self.epoch = 0;
+            out.edits
+                .push(Edit::ResetTensors(Self::trainable(analysis)));
+            out.message = Some("Weights reset to their initial values".into());
+        }
+    }
+
+    fn curves_ui(&self, ui: &mut Ui) {
+        let epoch_line = |c: &Curves, f: &dyn Fn(&EpochMetrics) -> Option<f64>| -> Vec<[f64; 2]> {
+            c.epochs
+                .iter()
+                .filter_map(|m| f(m).map(|v| [m.step as f64, v]))
+                .collect()
+        };
+        let h = (ui.available_height() / 2.0 - 8.0).max(80.0);
+        Plot::new("loss-plot")
+            .height(h)
+            .legend(Legend::default())
+            .x_axis_label("step")
+            .show(ui, |p| {
+                if let Some(prev) = &self.previous {
+                    p.line(
+                        Line::new("previous run", PlotPoints::new(epoch_line(prev, &|m| Some(m.train.loss))))
+                            .color(Color32::GRAY),
+                    );
+                }
+                p.line(
+                    Line::new("batch loss", PlotPoints::new(self.curves.batch_loss.clone()))
+                        .color(Color32::from_rgba_unmultiplied(100, 150, 255, 90)),
+                );
+                p.line(
+                    Line::new("loss", PlotPoints::new(epoch_line(&self.curves, &|m| Some(m.train.loss))))
+                        .color(Color32::from_rgb(80, 140, 255))
+                        .width(2.0),
+                );
+                p.line(
+                    Line::new(
+                        "val loss",
+                        PlotPoints::new(epoch_line(&self.curves, &|m| m.val.map(|v| v.loss))),
+                    )
+                    .color(Color32::from_rgb(255, 150, 60))
+                    .width(2.0),
+                );
+            });
+        if self.classification {
+            Plot::new("accuracy-plot")
+                .height(h)
+                .legend(Legend::default())
+                .include_y(0.0)
+                .include_y(1.0)
+                .x_axis_label("step")
+                .show(ui, |p| {
+                    p.line(
+                        Line::new(
+                            "accuracy",
+                            PlotPoints::new(epoch_line(&self.curves, &|m| m.train.accuracy)),
+                        )
+                        .color(Color32::from_rgb(80, 200, 120))
+                        .width(2.0),
+                    );
+                    p.line(
+                        Line::new(
+                            "val accuracy",
+                            PlotPoints::new(epoch_line(&self.curves, &|m| {
+                                m.val.and_then(|v| v.accuracy)
+                            })),
+                        )
+                        .color(Color32::from_rgb(220, 200, 60))
+                        .width(2.0),
+                    );
+                });
+        }
+    }
+
+    fn preview_ui(&mut self, ui: &mut Ui, cfg: &TrainingConfig, base: Option<&std::path::Path>) {
+        let stale = self
+            .preview
+            .as_ref()
+            .is_none_or(|(spec, seed, _)| spec != &cfg.dataset || *seed != cfg.seed);
+        if stale {
+            // Files are read in the worker when training; the preview reads them too, once.
+            let loaded = data::load(&cfg.dataset, base, cfg.seed).map_err(|e| e.to_string());
+            self.preview = Some((cfg.dataset.clone(), cfg.seed, loaded));
+        }
+        let Some((_, _, loaded)) = &self.preview else {
+            return;
+        };
+        match loaded {
+            Err(e) => {
+                ui.colored_label(Color32::from_rgb(230, 80, 80), e);
+            }
+            Ok(d) => {
+                ui.label(format!(
+                    "{}: {} samples, {} feature(s){}",
+                    d.name,
+                    d.len(),
+                    d.feature_len(),
+                    match d.classes() {
+                        Some(c) => format!(", {c} classes"),
+                        None => ", regression".into(),
+                    }
+                ));
+                if let Some((h, w)) = d.image {
+                    image_grid(ui, d, h, w);
+                } else {
+                    scatter(ui, d);
+                }
+            }
+        }
+    }
+}
+
+/// A class's colour in plots.
+pub fn class_color(c: usize) -> Color32 {
+    const C: [Color32; 10] = [
+        Color32::from_rgb(66, 133, 244),
+        Color32::from_rgb(244, 160, 0),
+        Color32::from_rgb(52, 168, 83),
+        Color32::from_rgb(234, 67, 53),
+        Color32::from_rgb(155, 89, 182),
+        Color32::from_rgb(26, 188, 156),
+        Color32::from_rgb(241, 196, 15),
+        Color32::from_rgb(149, 165, 166),
+        Color32::from_rgb(230, 126, 34),
+        Color32::from_rgb(52, 73, 94),
+    ];
+    C[c % C.len()]
+}
+
+fn scatter(ui: &mut Ui, d: &Dataset) {
+    let mut plot = Plot::new("data-preview");
+    if d.feature_len() == 2 {
+        plot = plot.data_aspect(1.0);
+    }
+    plot.show(ui, |p| {
+            if d.feature_len() == 1 {
+                let pts: Vec<[f64; 2]> = (0..d.len())
+                    .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
+                    .collect();
+                p.points(Points::new("samples", PlotPoints::new(pts)).radius(2.0));
+                return;
+            }
+            let classes = d.classes().unwrap_or(1);
+            for c in 0..classes {
+                let pts: Vec<[f64; 2]> = (0..d.len())
+                    .filter(|&i| d.targets[i] as usize == c)
+                    .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
+                    .collect();
+                p.points(
+                    Points::new(format!("class {c}"), PlotPoints::new(pts))
+                        .radius(2.5)
+                        .color(class_color(c)),
+                );
+            }
+        });
+}
+
+fn image_grid(ui: &mut Ui, d: &Dataset, h: usize, w: usize) {
+    let cols = 8;
+    let cell = ((ui.available_width() / cols as f32) - 4.0).clamp(12.0, 48.0);
+    let px = cell / w.max(h) as f32;
+    egui::Grid::new("image-preview").spacing([4.0, 4.0]).show(ui, |ui| {
+        for i in 0..d.len().min(32) {
+            let (rect, resp) = ui.allocate_exact_size(egui::vec2(cell, cell), egui::Sense::hover());
+            let painter = ui.painter_at(rect);
+            let s = d.sample(i);
+            let (lo, hi) = s.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            for y in 0..h {
+                for x in 0..w {
+                    let v = ((s[y * w + x] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
+                    let g = (v * 255.0) as u8;
+                    let r = egui::Rect::from_min_size(
+                        rect.min + egui::vec2(x as f32 * px, y as f32 * px),
+                        egui::vec2(px, px),
+                    );
+                    painter.rect_filled(r, 0.0, Color32::from_gray(g));
+                }
+            }
+            resp.on_hover_text(format!("sample {i}, label {}", d.targets[i]));
+            if (i + 1) % cols == 0 {
+                ui.end_row();
+            }
+        }
+    });
+}
+
+fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
+    egui::Grid::new("training-grid")
+        .num_columns(2)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            ui.label("Dataset");
+            egui::ComboBox::from_id_salt("dataset-kind")
+                .selected_text(cfg.dataset.kind())
+                .show_ui(ui, |ui| {
+                    for kind in DatasetSpec::GENERATED.iter().chain(&["Digits"]) {
+                        if ui
+                            .selectable_label(cfg.dataset.kind() == *kind, *kind)
+                            .clicked()
+                        {
+                            if let Some(spec) = DatasetSpec::generated(kind) {
+                                cfg.dataset = spec;
+                            }
+                        }
+                    }
+                    if ui.selectable_label(false, "CSV file…").clicked() {
+                        if let Some(path) = rfd::FileDialog::new()
+                            .add_filter("CSV", &["csv"])
+                            .pick_file()
+                        {
+                            cfg.dataset = DatasetSpec::Csv {
+                                path: path.display().to_string(),
+                                features: vec![],
+                                label: "label".into(),
+                                header: true,
+                                classification: true,
+                            };
+                        }
+                    }
+                    if ui.selectable_label(false, "IDX files (MNIST)…").clicked() {
+                        let pick = |t: &str| rfd::FileDialog::new().set_title(t).pick_file();
+                        if let (Some(images), Some(labels)) =
+                            (pick("IDX images"), pick("IDX labels"))
+                        {
+                            cfg.dataset = DatasetSpec::Idx {
+                                images: images.display().to_string(),
+                                labels: labels.display().to_string(),
+                            };
+                        }
+                    }
+                });
+            ui.end_row();
+            match &mut cfg.dataset {
+                DatasetSpec::Csv {
+                    path,
+                    label,
+                    header,
+                    classification,
+                    ..
+                } => {
+                    ui.label("File");
+                    ui.label(path.as_str());
+                    ui.end_row();
+                    ui.label("Label column");
+                    ui.text_edit_singleline(label);
+                    ui.end_row();
+                    ui.label("");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(header, "header row");
+                        ui.checkbox(classification, "classes");
+                    });
+                    ui.end_row();
+                }
+                DatasetSpec::Spiral { classes, .. } => {
+                    ui.label("Arms");
+                    ui.add(egui::DragValue::new(classes).range(2..=10));
+                    ui.end_row();
+                }
+                _ => {}
+            }
+            if let Some((samples, noise)) = cfg.dataset.samples_noise_mut() {
+                ui.label("Samples");
+                ui.add(egui::DragValue::new(samples).range(10..=100_000).speed(10));
+                ui.end_row();
+                ui.label("Noise");
+                ui.add(egui::DragValue::new(noise).range(0.0..=1.0).speed(0.01));
+                ui.end_row();
+            }
+            ui.label("Validation");
+            ui.add(
+                egui::Slider::new(&mut cfg.validation, 0.0..=0.9)
+                    .custom_formatter(|v, _| format!("{:.0}%", v * 100.0)),
+            );
+            ui.end_row();
+            ui.label("");
+            ui.checkbox(&mut cfg.standardize, "standardize features");
+            ui.end_row();
+
+            let inputs: Vec<String> = graph
+                .nodes()
+                .filter(|n| n.op == Op::Input)
+                .map(|n| n.name.clone())
+                .collect();
+            for (label, field) in [("Features →", &mut cfg.features), ("Target →", &mut cfg.target)] {
+                ui.label(label);
+                egui::ComboBox::from_id_salt(label)
+                    .selected_text(field.as_str())
+                    .show_ui(ui, |ui| {
+                        for name in &inputs {
+                            ui.selectable_value(field, name.clone(), name);
+                        }
+                    });
+                ui.end_row();
+            }
+
+            ui.label("Optimizer");
+            egui::ComboBox::from_id_salt("optimizer")
+                .selected_text(cfg.optimizer.label())
+                .show_ui(ui, |ui| {
+                    for k in OptimizerKind::ALL {
+                        let same = std::mem::discriminant(&k) == std::mem::discriminant(&cfg.optimizer);
+                        if ui.selectable_label(same, k.label()).clicked() && !same {
+                            cfg.optimizer = k;
+                        }
+                    }
+                });
+            ui.end_row();
+            if let OptimizerKind::Momentum { momentum } = &mut cfg.optimizer {
+                ui.label("Momentum");
+                ui.add(egui::DragValue::new(momentum).range(0.0..=0.999).speed(0.01));
+                ui.end_row();
+            }
+            ui.label("Learning rate");
+            ui.add(
+                egui::DragValue::new(&mut cfg.learning_rate)
+                    .range(1e-6..=10.0)
+                    .speed(0.0005)
+                    .max_decimals(6),
+            );
+            ui.end_row();
+            ui.label("Decay");
+            ui.horizontal(|ui| {
+                egui::ComboBox::from_id_salt("decay")
+                    .selected_text(match cfg.decay {
+                        Decay::None => "none",
+                        Decay::Step { .. } => "step",
+                        Decay::Exponential { .. } => "exponential",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut cfg.decay, Decay::None, "none");
+                        if ui.selectable_label(matches!(cfg.decay, Decay::Step { .. }), "step").clicked() {
+                            cfg.decay = Decay::Step { every: 10, factor: 0.5 };
+                        }
+                        if ui
+                            .selectable_label(matches!(cfg.decay, Decay::Exponential { .. }), "exponential")
+                            .clicked()
+                        {
+                            cfg.decay = Decay::Exponential { gamma: 0.95 };
+                        }
+                    });
+                match &mut cfg.decay {
+                    Decay::None => {}
+                    Decay::Step { every, factor } => {
+                        ui.label("×");
+                        ui.add(egui::DragValue::new(factor).range(0.01..=1.0).speed(0.01));
+                        ui.label("every");
+                        ui.add(egui::DragValue::new(every).range(1..=10_000));
+                    }
+                    Decay::Exponential { gamma } => {
+                        ui.label("γ");
+                        ui.add(egui::DragValue::new(gamma).range(0.5..=1.0).speed(0.001));
+                    }
+                }
+            });
+            ui.end_row();
+            ui.label("L2 weight decay");
+            ui.add(egui::DragValue::new(&mut cfg.weight_decay).range(0.0..=1.0).speed(0.0001));
+            ui.end_row();
+            ui.label("Batch size");
+            ui.add(egui::DragValue::new(&mut cfg.batch_size).range(1..=4096));
+            ui.end_row();
+            ui.label("Epochs");
+            ui.add(egui::DragValue::new(&mut cfg.epochs).range(1..=100_000));
+            ui.end_row();
+            ui.label("Early stopping");
+            ui.horizontal(|ui| {
+                ui.add(egui::DragValue::new(&mut cfg.patience).range(0..=1000));
+                ui.weak(if cfg.patience == 0 { "off" } else { "epochs of patience" });
+            });
+            ui.end_row();
+            ui.label("Seed");
+            ui.add(egui::DragValue::new(&mut cfg.seed));
+            ui.end_row();
+            ui.label("Device");
+            egui::ComboBox::from_id_salt("device")
+                .selected_text(match cfg.device {
+                    DeviceChoice::Auto => "auto (GPU if any)",
+                    DeviceChoice::Cpu => "CPU",
+                    DeviceChoice::Wgpu => "GPU (wgpu)",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut cfg.device, DeviceChoice::Auto, "auto (GPU if any)");
+                    ui.selectable_value(&mut cfg.device, DeviceChoice::Cpu, "CPU");
+                    ui.selectable_value(&mut cfg.device, DeviceChoice::Wgpu, "GPU (wgpu)");
+                });
+            ui.end_row();
+        });
+    let problems = cfg.problems();
+    for p in problems {
+        ui.colored_label(Color32::from_rgb(230, 80, 80), p);
+    }
+}
