@@ -117,3 +117,91 @@ fn check_exit_codes() {
     assert_eq!(code, 1);
     assert!(stderr.contains("broken.ron:2:"), "{stderr}");
 }
+
+/// `key=value` fields of the `done:` line.
+fn done_fields(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("done: "), "last line: {last}");
+    last["done: ".len()..]
+        .split(' ')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn train_reaches_xor_accuracy_writes_metrics_and_the_trained_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("m.csv");
+    let out = dir.path().join("trained.ron");
+    let before = std::fs::read(common::project_path("xor-train.ron")).unwrap();
+    let (code, stdout, stderr) = nodegrad(&[
+        "train",
+        "projects/xor-train.ron",
+        "--device",
+        "cpu",
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let f = done_fields(&stdout);
+    let keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["accuracy", "device", "epochs", "loss", "samples_per_s", "val_accuracy", "val_loss"]
+    );
+    assert_eq!(f["epochs"], "60");
+    assert_eq!(f["accuracy"], "1.000000");
+    assert_eq!(f["device"], "cpu");
+    assert!(f["samples_per_s"].parse::<f64>().unwrap() > 0.0);
+    let csv = std::fs::read_to_string(&metrics).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("epoch,step,loss,val_loss,accuracy,val_accuracy,lr,samples_per_s")
+    );
+    assert_eq!(lines.count(), 60);
+    let trained = nodegrad::project::Project::load(&out).unwrap();
+    let hidden = trained.graph.find("dense1").unwrap();
+    assert_eq!(hidden.tensors["weight"].shape(), &[2, 4]);
+    assert_eq!(
+        std::fs::read(common::project_path("xor-train.ron")).unwrap(),
+        before,
+        "the input file is never changed"
+    );
+    // The saved weights are the trained ones: evaluating needs no training.
+    let (code, stdout, stderr) = nodegrad(&[
+        "train",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(done_fields(&stdout)["accuracy"], "1.000000");
+}
+
+#[test]
+fn train_fails_clearly_without_settings_and_exits_3_on_divergence() {
+    let (code, _, stderr) = nodegrad(&["train", "projects/computational-graph.ron"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("has no `training:` settings"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wild.ron");
+    let text = std::fs::read_to_string(common::project_path("sine-regression.ron"))
+        .unwrap()
+        .replace("optimizer: Adam", "optimizer: Sgd")
+        .replace("learning_rate: 0.01", "learning_rate: 1e30");
+    std::fs::write(&file, text).unwrap();
+    let (code, stdout, stderr) = nodegrad(&["train", file.to_str().unwrap(), "--device", "cpu"]);
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("training diverged at step") && stderr.contains("first non-finite value is in node `"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("done:"));
+}

@@ -54,3 +54,38 @@ fn examples_on_wgpu_match_cpu() {
         }
     }
 }
+
+/// A short training run on wgpu (lavapipe in CI): the loss falls and the weights follow the
+/// CPU run (both f32) closely.
+#[test]
+fn training_steps_on_wgpu_follow_the_cpu() {
+    use nodegrad::project::training::DeviceChoice;
+    use nodegrad::train::{Prepared, TrainDevice, Trainer};
+    if wgpu_engine().is_none() {
+        return;
+    }
+    let p = common::load("spiral-mlp.ron");
+    let config = p.training.clone().unwrap();
+    let run = |choice: DeviceChoice| {
+        let device = TrainDevice::choose(choice).unwrap_or_else(|e| panic!("{e}"));
+        let prepared = Prepared::new(&config, None).unwrap();
+        let mut t = Trainer::new(&p.graph, &config, prepared, device).unwrap();
+        let rows = t.prepared.split.train.clone();
+        let before = t.score(&rows).unwrap().loss;
+        for _ in 0..40 {
+            t.step().unwrap_or_else(|e| panic!("{choice:?}: {e}"));
+        }
+        let after = t.score(&rows).unwrap().loss;
+        (before, after, t.weights().unwrap(), t.device.name.clone())
+    };
+    let (b, a, gpu_w, name) = run(DeviceChoice::Wgpu);
+    eprintln!("trained on {name}");
+    assert!(name.starts_with("GPU (burn wgpu"), "{name}");
+    assert!(a < b, "wgpu loss {b} -> {a}");
+    let (_, _, cpu_w, _) = run(DeviceChoice::Cpu);
+    for ((_, key, g), (_, _, c)) in gpu_w.iter().zip(&cpu_w) {
+        for (x, y) in g.data().iter().zip(c.data()) {
+            assert!((x - y).abs() <= 1e-3 * (1.0 + y.abs()), "{key}: wgpu {x}, cpu {y}");
+        }
+    }
+}

@@ -85,7 +85,7 @@ pub enum Command {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TrainDevice {
-    /// wgpu when an adapter initializes, else the CPU.
+    /// wgpu when a hardware adapter initializes, else the CPU.
     Auto,
     /// burn Flex on the CPU.
     Cpu,

@@ -305,7 +305,7 @@ pub enum Decay {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceChoice {
-    /// wgpu when an adapter initializes, else the CPU.
+    /// wgpu when a hardware adapter initializes, else the CPU.
     #[default]
     Auto,
     Cpu,

@@ -111,7 +111,8 @@ pub struct TrainDevice {
 }
 
 impl TrainDevice {
-    /// wgpu for `Auto` when an adapter initializes, else the CPU with a notice.
+    /// wgpu for `Auto` when a hardware adapter initializes, else the CPU with a notice (a
+    /// software adapter such as lavapipe is slower than burn Flex on the same cores).
     pub fn choose(choice: DeviceChoice) -> Result<Self, TrainError> {
         let cpu = |notice: Option<String>| {
             let mut device = Device::flex();
@@ -142,6 +143,12 @@ impl TrainDevice {
                         }
                         None => ("unknown adapter".to_string(), false),
                     };
+                    if software && choice == DeviceChoice::Auto {
+                        return Ok(cpu(Some(format!(
+                            "The only GPU adapter is a software one ({adapter}): training on the \
+                             CPU, which is faster; choose GPU (wgpu) to use it anyway"
+                        ))));
+                    }
                     Ok(TrainDevice {
                         device,
                         name: format!(
