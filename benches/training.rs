@@ -17,7 +17,9 @@ use nodegrad::project::training::DeviceChoice;
 use nodegrad::train::{Prepared, TrainDevice, Trainer};
 
 fn bench(name: &str, file: &str, batch: usize, secs: f64) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("projects").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("projects")
+        .join(file);
     let project = Project::load(&path).expect("example project");
     let mut config = project.training.clone().expect("training settings");
     config.batch_size = batch;

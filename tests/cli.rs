@@ -150,7 +150,15 @@ fn train_reaches_xor_accuracy_writes_metrics_and_the_trained_project() {
     let keys: Vec<&str> = f.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["accuracy", "device", "epochs", "loss", "samples_per_s", "val_accuracy", "val_loss"]
+        [
+            "accuracy",
+            "device",
+            "epochs",
+            "loss",
+            "samples_per_s",
+            "val_accuracy",
+            "val_loss"
+        ]
     );
     assert_eq!(f["epochs"], "60");
     assert_eq!(f["accuracy"], "1.000000");
@@ -200,7 +208,8 @@ fn train_fails_clearly_without_settings_and_exits_3_on_divergence() {
     let (code, stdout, stderr) = nodegrad(&["train", file.to_str().unwrap(), "--device", "cpu"]);
     assert_eq!(code, 3, "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("training diverged at step") && stderr.contains("first non-finite value is in node `"),
+        stderr.contains("training diverged at step")
+            && stderr.contains("first non-finite value is in node `"),
         "{stderr}"
     );
     assert!(!stdout.contains("done:"));

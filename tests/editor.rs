@@ -16,6 +16,7 @@ fn app(file: Option<&Path>, storage: &Path) -> Harness<'static, NodegradApp> {
     let config = AppConfig {
         file: file.map(Path::to_path_buf),
         screenshot_to: None,
+        train_for: None,
         storage_dir: Some(storage.to_path_buf()),
     };
     let mut h = Harness::builder()
@@ -574,11 +575,7 @@ fn f2_renames_the_selected_node_in_its_title() {
 }
 
 /// Steps frames (the worker keeps asking for repaints) until `done` or a minute passes.
-fn step_until(
-    h: &mut Harness<'_, NodegradApp>,
-    what: &str,
-    done: impl Fn(&NodegradApp) -> bool,
-) {
+fn step_until(h: &mut Harness<'_, NodegradApp>, what: &str, done: impl Fn(&NodegradApp) -> bool) {
     let start = std::time::Instant::now();
     while !done(h.state()) {
         assert!(
@@ -603,19 +600,32 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
     text = text.replace("seed: 1,\n    ),", "seed: 1,\n        device: Cpu,\n    ),");
     std::fs::write(&file, text).unwrap();
     let mut h = app(Some(&file), storage.path());
-    assert!(h.state().training.open, "a project with a dataset opens the Training panel");
+    assert!(
+        h.state().training.open,
+        "a project with a dataset opens the Training panel"
+    );
     let dense1 = h.state().doc.graph().find("dense1").unwrap().id;
     assert!(
-        !h.state().doc.graph().node(dense1).unwrap().tensors.contains_key("weight"),
+        !h.state()
+            .doc
+            .graph()
+            .node(dense1)
+            .unwrap()
+            .tensors
+            .contains_key("weight"),
         "untrained: the weights come from the initializer"
     );
     let loss_before = h.state().eval.as_ref().unwrap().objective.unwrap();
 
     h.get_by_label("▶ Train").click();
     h.step();
-    step_until(&mut h, "three epochs", |a| a.training.curves.epochs.len() >= 3);
+    step_until(&mut h, "three epochs", |a| {
+        a.training.curves.epochs.len() >= 3
+    });
     h.get_by_label("⏸ Pause").click();
-    step_until(&mut h, "the pause", |a| a.training.state == RunState::Paused);
+    step_until(&mut h, "the pause", |a| {
+        a.training.state == RunState::Paused
+    });
     h.run_ok();
 
     let app = h.state();
@@ -628,7 +638,10 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
     assert!(!app.training.curves.batch_loss.is_empty());
     let trained = app.doc.graph().node(dense1).unwrap().tensors["weight"].clone();
     assert_eq!(trained.shape(), &[2, 64]);
-    assert!(app.title().contains('*'), "trained weights are an unsaved change");
+    assert!(
+        app.title().contains('*'),
+        "trained weights are an unsaved change"
+    );
     // The cards and the inspector show the trained network: the loss of the sample changed.
     let loss_after = app.eval.as_ref().unwrap().objective.unwrap();
     assert_ne!(loss_before, loss_after);
@@ -644,4 +657,26 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
         Some(&trained)
     );
     assert!(reopened.training.is_some());
+}
+
+#[test]
+fn a_dataset_sample_goes_into_the_inputs() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(Some(&common::project_path("xor-train.ron")), storage.path());
+    h.get_by_label("Put into the inputs").click();
+    h.run_ok();
+    let app = h.state();
+    let config = app.doc.project.training.clone().unwrap();
+    let prepared = nodegrad::train::Prepared::new(&config, None).unwrap();
+    let g = app.doc.graph();
+    let want: Vec<f64> = prepared.data.sample(0).iter().map(|&v| v as f64).collect();
+    assert_eq!(
+        g.find("x").unwrap().value().unwrap().data(),
+        want.as_slice()
+    );
+    assert_eq!(
+        g.find("y").unwrap().value().unwrap().data(),
+        &[prepared.data.targets[0] as f64]
+    );
+    assert!(app.doc.can_undo());
 }

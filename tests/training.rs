@@ -128,7 +128,13 @@ fn exact_grad(t: &Trainer, w: f64) -> f64 {
 fn linear_trainer(kind: OptimizerKind, lr: f64) -> Trainer {
     let (g, c) = linear_model(kind, lr);
     let prepared = Prepared::new(&c, None).unwrap();
-    Trainer::new(&g, &c, prepared, TrainDevice::choose(DeviceChoice::Cpu).unwrap()).unwrap()
+    Trainer::new(
+        &g,
+        &c,
+        prepared,
+        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -142,12 +148,19 @@ fn sgd_and_momentum_steps_match_their_formulas() {
     let mut t = linear_trainer(OptimizerKind::Momentum { momentum: 0.9 }, 0.1);
     t.step().unwrap();
     let w1 = weight(&t);
-    assert!((w1 - (0.5 - 0.1 * g0)).abs() < 1e-5, "momentum step 1: {w1}");
+    assert!(
+        (w1 - (0.5 - 0.1 * g0)).abs() < 1e-5,
+        "momentum step 1: {w1}"
+    );
     let g1 = exact_grad(&t, w1);
     t.step().unwrap();
     // v2 = 0.9 g0 + g1, w2 = w1 - lr v2.
     let want = w1 - 0.1 * (0.9 * g0 + g1);
-    assert!((weight(&t) - want).abs() < 1e-5, "momentum step 2: {} vs {want}", weight(&t));
+    assert!(
+        (weight(&t) - want).abs() < 1e-5,
+        "momentum step 2: {} vs {want}",
+        weight(&t)
+    );
 }
 
 #[test]
@@ -204,12 +217,19 @@ fn trained_weights_round_trip_through_save_and_load() {
     let back = Project::load(&path).unwrap();
     assert_eq!(back.training, p.training, "training settings round-trip");
     for (id, key, a) in &weights {
-        assert_eq!(back.graph.node(*id).unwrap().tensors.get(key), Some(a), "{key}");
+        assert_eq!(
+            back.graph.node(*id).unwrap().tensors.get(key),
+            Some(a),
+            "{key}"
+        );
     }
     // A trainer built from the saved file starts from the trained weights.
     let t2 = trainer_for(&back);
     let again = t2.score(&t2.prepared.split.val.clone()).unwrap();
-    assert!((again.loss - scores.loss).abs() < 1e-6, "{again:?} vs {scores:?}");
+    assert!(
+        (again.loss - scores.loss).abs() < 1e-6,
+        "{again:?} vs {scores:?}"
+    );
 }
 
 #[test]
@@ -223,8 +243,13 @@ fn divergence_is_caught_named_and_keeps_finite_weights() {
     g.connect(mul, log, 0).unwrap();
     g.connect(log, mse, 0).unwrap();
     let prepared = Prepared::new(&c, None).unwrap();
-    let mut t = Trainer::new(&g, &c, prepared, TrainDevice::choose(DeviceChoice::Cpu).unwrap())
-        .unwrap();
+    let mut t = Trainer::new(
+        &g,
+        &c,
+        prepared,
+        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
+    )
+    .unwrap();
     let e = t.step().unwrap_err();
     match &e {
         TrainError::Diverged { node, op, step, .. } => {
@@ -236,7 +261,11 @@ fn divergence_is_caught_named_and_keeps_finite_weights() {
     }
     assert!(e.to_string().contains("node `log1` (Log)"), "{e}");
     let w = t.weights().unwrap();
-    assert_eq!(w[0].2.data(), &[0.5], "the weights before the bad step are kept");
+    assert_eq!(
+        w[0].2.data(),
+        &[0.5],
+        "the weights before the bad step are kept"
+    );
 }
 
 #[test]
@@ -386,6 +415,11 @@ fn a_missing_dataset_file_is_a_clear_message() {
         classification: true,
     };
     p.training = Some(c.clone());
-    let e = Prepared::new(&c, Some(&project_path(""))).unwrap_err().to_string();
-    assert!(e.contains("no-such.csv") && e.contains("cannot read"), "{e}");
+    let e = Prepared::new(&c, Some(&project_path("")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no-such.csv") && e.contains("cannot read"),
+        "{e}"
+    );
 }

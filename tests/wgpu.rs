@@ -85,7 +85,10 @@ fn training_steps_on_wgpu_follow_the_cpu() {
     let (_, _, cpu_w, _) = run(DeviceChoice::Cpu);
     for ((_, key, g), (_, _, c)) in gpu_w.iter().zip(&cpu_w) {
         for (x, y) in g.data().iter().zip(c.data()) {
-            assert!((x - y).abs() <= 1e-3 * (1.0 + y.abs()), "{key}: wgpu {x}, cpu {y}");
+            assert!(
+                (x - y).abs() <= 1e-3 * (1.0 + y.abs()),
+                "{key}: wgpu {x}, cpu {y}"
+            );
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct Cli {
     /// Open the window, wait until it has settled, save a screenshot (PNG) and quit.
     #[arg(long, value_name = "OUT.png")]
     pub screenshot_to: Option<PathBuf>,
+    /// With --screenshot-to: train the project for this many seconds first (pausing puts
+    /// the trained weights into the graph), then save the window.
+    #[arg(long, value_name = "SECONDS", requires = "screenshot_to")]
+    pub train_for: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +143,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             let config = crate::ui::AppConfig {
                 file: cli.file,
                 screenshot_to: cli.screenshot_to,
+                train_for: cli
+                    .train_for
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(std::time::Duration::from_secs_f64),
                 storage_dir: None,
             };
             match crate::ui::run(config) {

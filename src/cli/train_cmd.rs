@@ -82,7 +82,11 @@ pub fn train(
         trainer.prepared.split.val.len(),
         trainer.prepared.data.name,
         trainer.model.params.len(),
-        if trainer.model.params.len() == 1 { "tensor" } else { "tensors" },
+        if trainer.model.params.len() == 1 {
+            "tensor"
+        } else {
+            "tensors"
+        },
         config.batch_size,
         config.epochs
     )?;

@@ -127,7 +127,10 @@ fn csv_from_reader<R: Read>(
         let row = i + first_row;
         for &c in &feature_cols {
             let cell = rec.get(c).ok_or_else(|| {
-                invalid(format!("row {row}: has {} columns, no column {c}", rec.len()))
+                invalid(format!(
+                    "row {row}: has {} columns, no column {c}",
+                    rec.len()
+                ))
             })?;
             let v: f32 = cell.parse().map_err(|_| {
                 invalid(format!(
@@ -324,8 +327,15 @@ mod tests {
                 names: vec!["cat".into(), "dog".into()]
             }
         );
-        let d = csv_from_reader(text.as_bytes(), "pets.csv", &["b".into()], "kind", true, true)
-            .unwrap();
+        let d = csv_from_reader(
+            text.as_bytes(),
+            "pets.csv",
+            &["b".into()],
+            "kind",
+            true,
+            true,
+        )
+        .unwrap();
         assert_eq!(d.features, vec![2.0, 4.0, 6.0]);
     }
 
@@ -339,7 +349,10 @@ mod tests {
         let e = csv_from_reader(text.as_bytes(), "bad.csv", &[], "label", true, true)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no column `label`") && e.contains("a, b, y"), "{e}");
+        assert!(
+            e.contains("no column `label`") && e.contains("a, b, y"),
+            "{e}"
+        );
         let e = csv_from_reader("1,2\n3\n".as_bytes(), "short.csv", &[], "1", false, false)
             .unwrap_err()
             .to_string();

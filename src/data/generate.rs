@@ -82,9 +82,8 @@ pub fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
                 for j in 0..per {
                     // cs231n's spiral: radius grows along the arm, 4 radians per arm.
                     let t = j as f64 / per.max(2).saturating_sub(1) as f64;
-                    let angle = class as f64 * TAU / k as f64
-                        + t * 4.0
-                        + noise * standard_normal(&mut rng);
+                    let angle =
+                        class as f64 * TAU / k as f64 + t * 4.0 + noise * standard_normal(&mut rng);
                     push(t * angle.cos(), t * angle.sin(), class as f64);
                 }
             }
@@ -197,7 +196,10 @@ mod tests {
         let d = generate(&spec, 3);
         assert_eq!(d.len(), 300);
         assert_eq!(d.classes(), Some(3));
-        assert_eq!((count(&d, 0.0), count(&d, 1.0), count(&d, 2.0)), (100, 100, 100));
+        assert_eq!(
+            (count(&d, 0.0), count(&d, 1.0), count(&d, 2.0)),
+            (100, 100, 100)
+        );
         assert_eq!(d, generate(&spec, 3));
         assert_ne!(d.features, generate(&spec, 4).features);
     }

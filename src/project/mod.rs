@@ -275,10 +275,7 @@ impl Project {
                 }
             }
             for p in t.problems() {
-                load_diagnostics.push(Diagnostic::graph(
-                    Severity::Error,
-                    format!("training: {p}"),
-                ));
+                load_diagnostics.push(Diagnostic::graph(Severity::Error, format!("training: {p}")));
             }
         }
         Ok(Self {

@@ -83,7 +83,9 @@ pub struct EpochMetrics {
 pub enum Finish {
     Completed,
     /// Early stopping: no better validation loss for `patience` epochs; best weights kept.
-    EarlyStopped { best_epoch: usize },
+    EarlyStopped {
+        best_epoch: usize,
+    },
 }
 
 /// The outcome of one step.
@@ -131,7 +133,9 @@ impl TrainDevice {
             DeviceChoice::Wgpu | DeviceChoice::Auto => match Engine::wgpu() {
                 Ok(engine) => {
                     let device = engine.device().clone();
-                    let ident = catch_unwind(AssertUnwindSafe(|| device.identity())).ok().flatten();
+                    let ident = catch_unwind(AssertUnwindSafe(|| device.identity()))
+                        .ok()
+                        .flatten();
                     let (adapter, software) = match ident {
                         Some(id) => {
                             let lower = id.name.to_lowercase();
@@ -359,7 +363,9 @@ impl Trainer {
         let (x, y) = self
             .model
             .batch(&self.prepared.data, rows, &self.device.device, self.dtype);
-        let vals = self.model.forward(x, y, &self.params, &self.fixed, self.eps());
+        let vals = self
+            .model
+            .forward(x, y, &self.params, &self.fixed, self.eps());
         let loss_t = self
             .model
             .loss_of(&vals, rows.len())
@@ -431,7 +437,14 @@ impl Trainer {
         };
         if !train.loss.is_finite() {
             // The last update broke the weights: name where, and go back to the last finite.
-            let rows: Vec<usize> = self.prepared.split.train.iter().take(4096).copied().collect();
+            let rows: Vec<usize> = self
+                .prepared
+                .split
+                .train
+                .iter()
+                .take(4096)
+                .copied()
+                .collect();
             self.step -= 1;
             return Err(self.diagnose(&rows, train.loss));
         }
@@ -481,16 +494,20 @@ impl Trainer {
         let pred_len = self.model.pred_len().unwrap_or(1);
         let classify = self.is_classification() && self.model.pred_len().is_some();
         for chunk in rows.chunks(EVAL_CHUNK) {
-            let (x, y) = self
-                .model
-                .batch(&self.prepared.data, chunk, &self.device.device, self.dtype);
+            let (x, y) =
+                self.model
+                    .batch(&self.prepared.data, chunk, &self.device.device, self.dtype);
             let vals = self
                 .model
                 .forward(x.inner(), y.inner(), &params, &fixed, self.eps());
             let (per, pred) = self.model.per_sample(&vals);
             let mut rb = Readback::default();
             let ls = per.map(|t| rb.push(t));
-            let ps = if classify { pred.map(|t| rb.push(t)) } else { None };
+            let ps = if classify {
+                pred.map(|t| rb.push(t))
+            } else {
+                None
+            };
             let data = rb.fetch().map_err(TrainError::Backend)?;
             if let Some(ls) = ls {
                 loss_sum += data[ls].iter().sum::<f64>();

@@ -233,7 +233,9 @@ impl Model {
         let out_pos = pos[&output];
         let out_node = &nodes[out_pos];
         let pred = match (&out_node.op, &out_node.source) {
-            (Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1, Source::Op(ins)) => ins.first().copied(),
+            (Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1, Source::Op(ins)) => {
+                ins.first().copied()
+            }
             _ => None,
         };
         Ok(Self {
@@ -303,7 +305,14 @@ impl Model {
 
     /// Runs the forward pass; returns every node's value (by position) or `None` where a
     /// node could not run. `fixed` comes from `fixed_values`.
-    pub fn forward(&self, x: T, y: T, params: &[T], fixed: &[Option<T>], eps: f64) -> Vec<Option<T>> {
+    pub fn forward(
+        &self,
+        x: T,
+        y: T,
+        params: &[T],
+        fixed: &[Option<T>],
+        eps: f64,
+    ) -> Vec<Option<T>> {
         let mut vals: Vec<Option<T>> = Vec::with_capacity(self.nodes.len());
         for (at, n) in self.nodes.iter().enumerate() {
             let owned: Vec<(&'static str, T)> = n
@@ -326,7 +335,10 @@ impl Model {
                             &n.op,
                             OpInputs {
                                 xs,
-                                shapes: ins.iter().map(|&i| self.nodes[i].shape.as_slice()).collect(),
+                                shapes: ins
+                                    .iter()
+                                    .map(|&i| self.nodes[i].shape.as_slice())
+                                    .collect(),
                                 owned,
                                 out_shape: &n.shape,
                                 eps,
@@ -366,11 +378,15 @@ impl Model {
 
     /// The first node (in order) whose values are not all finite, with its op.
     pub fn first_non_finite(&self, values: &[Option<Vec<f64>>]) -> Option<(String, &'static str)> {
-        self.nodes.iter().zip(values).zip(&self.names).find_map(|((n, v), name)| {
-            v.as_ref()
-                .filter(|v| v.iter().any(|x| !x.is_finite()))
-                .map(|_| (name.clone(), n.op.name()))
-        })
+        self.nodes
+            .iter()
+            .zip(values)
+            .zip(&self.names)
+            .find_map(|((n, v), name)| {
+                v.as_ref()
+                    .filter(|v| v.iter().any(|x| !x.is_finite()))
+                    .map(|_| (name.clone(), n.op.name()))
+            })
     }
 
     pub fn len(&self) -> usize {

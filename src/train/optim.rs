@@ -47,10 +47,9 @@ impl Optim {
             penalty: weight_decay as f32,
         });
         let run = match kind {
-            OptimizerKind::Sgd => Any::Sgd(Run::new(
-                SgdConfig::new().with_weight_decay(wd).build(),
-                n,
-            )),
+            OptimizerKind::Sgd => {
+                Any::Sgd(Run::new(SgdConfig::new().with_weight_decay(wd).build(), n))
+            }
             OptimizerKind::Momentum { momentum } => Any::Sgd(Run::new(
                 SgdConfig::new()
                     .with_weight_decay(wd)

@@ -45,7 +45,9 @@ pub enum Event {
     },
     Epoch(EpochMetrics),
     /// Paused (by Pause, or after Step) with the current weights.
-    Paused { weights: Weights },
+    Paused {
+        weights: Weights,
+    },
     /// The run ended; the weights are final.
     Finished {
         why: FinishReason,
@@ -219,7 +221,10 @@ fn worker(
                 // step by hand): the window cannot show more, and each event costs a repaint.
                 points.push((r.step, r.loss));
                 let by_hand = steps_left > 0;
-                if by_hand || r.epoch_done.is_some() || last_flush.elapsed() >= Duration::from_millis(16) {
+                if by_hand
+                    || r.epoch_done.is_some()
+                    || last_flush.elapsed() >= Duration::from_millis(16)
+                {
                     last_flush = Instant::now();
                     flush(&mut points, r.epoch);
                 }

@@ -24,6 +24,8 @@ pub struct AppConfig {
     pub file: Option<PathBuf>,
     /// Save a screenshot of the settled window here, then quit.
     pub screenshot_to: Option<PathBuf>,
+    /// With `screenshot_to`: train this long first (the project's dataset and settings).
+    pub train_for: Option<Duration>,
     /// Where the recovery file lives (default: eframe's storage folder).
     pub storage_dir: Option<PathBuf>,
 }
@@ -110,6 +112,8 @@ pub struct NodegradApp {
     /// Close the window at the end of this frame (a confirmed quit).
     close_now: bool,
     screenshot_to: Option<PathBuf>,
+    train_for: Option<Duration>,
+    train_started: Option<Instant>,
     screenshot_requested: bool,
     frames: u64,
     last_title: String,
@@ -158,6 +162,8 @@ impl NodegradApp {
             quit_confirmed: false,
             close_now: false,
             screenshot_to: config.screenshot_to,
+            train_for: config.train_for,
+            train_started: None,
             screenshot_requested: false,
             frames: 0,
             last_title: String::new(),
@@ -507,6 +513,36 @@ impl NodegradApp {
         if self.frames == 2 {
             self.canvas.fit_requested = true;
         }
+        if let (Some(d), Some(cfg)) = (self.train_for, self.doc.project.training.clone()) {
+            if self.frames < 3 {
+                ctx.request_repaint();
+                return;
+            }
+            let started = *self.train_started.get_or_insert_with(|| {
+                self.training.open = true;
+                let base = self
+                    .doc
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.parent())
+                    .map(|p| p.to_path_buf());
+                let rev = self.doc.semantic_revision();
+                self.training
+                    .start(self.doc.graph(), &cfg, base, rev, false, ctx);
+                Instant::now()
+            });
+            if self.training.is_running() {
+                if started.elapsed() >= d {
+                    self.training.send(crate::train::worker::Command::Pause);
+                }
+                ctx.request_repaint_after(Duration::from_millis(30));
+                return;
+            }
+            if self.frames < 8 {
+                ctx.request_repaint();
+                return;
+            }
+        }
         if self.frames >= 8 && !self.screenshot_requested {
             ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::UserData::default()));
             self.screenshot_requested = true;
@@ -569,7 +605,11 @@ impl NodegradApp {
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.heading("Training");
-                    if ui.small_button("✕").on_hover_text("Hide the Training panel").clicked() {
+                    if ui
+                        .small_button("Hide")
+                        .on_hover_text("Hide the Training panel (View > Training panel)")
+                        .clicked()
+                    {
                         self.training.open = false;
                     }
                 });

@@ -9,13 +9,11 @@ use egui::{Color32, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use crate::analysis::Analysis;
-use crate::data::{self, Dataset};
+use crate::data::Dataset;
 use crate::graph::{Graph, NodeId, Op, fmt_number};
-use crate::project::training::{
-    DatasetSpec, Decay, DeviceChoice, OptimizerKind, TrainingConfig,
-};
+use crate::project::training::{DatasetSpec, Decay, DeviceChoice, OptimizerKind, TrainingConfig};
 use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
-use crate::train::{EpochMetrics, Finish};
+use crate::train::{EpochMetrics, Finish, Prepared};
 
 use super::document::Edit;
 
@@ -55,7 +53,21 @@ pub struct TrainingPanel {
     started: Option<Instant>,
     /// The graph revision the weights were trained from (warn when it changed since).
     trained_revision: u64,
-    preview: Option<(DatasetSpec, u64, Result<Dataset, String>)>,
+    /// The data as training sees it (split, standardized), keyed by what it depends on.
+    preview: Option<(PreviewKey, Result<Prepared, String>)>,
+    /// The sample "Put into the inputs" copies.
+    pub sample: usize,
+}
+
+type PreviewKey = (DatasetSpec, u64, bool, u64);
+
+fn preview_key(cfg: &TrainingConfig) -> PreviewKey {
+    (
+        cfg.dataset.clone(),
+        cfg.seed,
+        cfg.standardize,
+        cfg.validation.to_bits(),
+    )
 }
 
 impl Default for TrainingPanel {
@@ -77,6 +89,7 @@ impl Default for TrainingPanel {
             started: None,
             trained_revision: 0,
             preview: None,
+            sample: 0,
         }
     }
 }
@@ -92,8 +105,7 @@ pub struct PanelOutput {
 /// A first guess at the binding: the Input wired into a loss's second port is the target,
 /// the first other Input the features.
 pub fn guess_config(graph: &Graph) -> TrainingConfig {
-    let inputs: Vec<&crate::graph::Node> =
-        graph.nodes().filter(|n| n.op == Op::Input).collect();
+    let inputs: Vec<&crate::graph::Node> = graph.nodes().filter(|n| n.op == Op::Input).collect();
     let target = graph
         .nodes()
         .filter(|n| matches!(n.op, Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1))
@@ -227,7 +239,9 @@ impl TrainingPanel {
                              (its weights are kept)"
                         ),
                     };
-                    message = Some(format!("Training {text}: the trained weights are in the graph"));
+                    message = Some(format!(
+                        "Training {text}: the trained weights are in the graph"
+                    ));
                     self.state = RunState::Finished(text);
                     weights = Some(w);
                 }
@@ -344,7 +358,9 @@ impl TrainingPanel {
                     .show(ui, |ui| settings_ui(ui, graph, &mut cfg));
             });
             self.curves_ui(&mut cols[1]);
-            self.preview_ui(&mut cols[2], &cfg, base.as_deref());
+            if let Some(e) = self.preview_ui(&mut cols[2], graph, &cfg, base.as_deref()) {
+                out.edits.push(e);
+            }
         });
         if &cfg != config {
             out.training = Some(Some(cfg));
@@ -428,18 +444,27 @@ impl TrainingPanel {
             .show(ui, |p| {
                 if let Some(prev) = &self.previous {
                     p.line(
-                        Line::new("previous run", PlotPoints::new(epoch_line(prev, &|m| Some(m.train.loss))))
-                            .color(Color32::GRAY),
+                        Line::new(
+                            "previous run",
+                            PlotPoints::new(epoch_line(prev, &|m| Some(m.train.loss))),
+                        )
+                        .color(Color32::GRAY),
                     );
                 }
                 p.line(
-                    Line::new("batch loss", PlotPoints::new(self.curves.batch_loss.clone()))
-                        .color(Color32::from_rgba_unmultiplied(100, 150, 255, 90)),
+                    Line::new(
+                        "batch loss",
+                        PlotPoints::new(self.curves.batch_loss.clone()),
+                    )
+                    .color(Color32::from_rgba_unmultiplied(100, 150, 255, 90)),
                 );
                 p.line(
-                    Line::new("loss", PlotPoints::new(epoch_line(&self.curves, &|m| Some(m.train.loss))))
-                        .color(Color32::from_rgb(80, 140, 255))
-                        .width(2.0),
+                    Line::new(
+                        "loss",
+                        PlotPoints::new(epoch_line(&self.curves, &|m| Some(m.train.loss))),
+                    )
+                    .color(Color32::from_rgb(80, 140, 255))
+                    .width(2.0),
                 );
                 p.line(
                     Line::new(
@@ -480,24 +505,47 @@ impl TrainingPanel {
         }
     }
 
-    fn preview_ui(&mut self, ui: &mut Ui, cfg: &TrainingConfig, base: Option<&std::path::Path>) {
-        let stale = self
-            .preview
-            .as_ref()
-            .is_none_or(|(spec, seed, _)| spec != &cfg.dataset || *seed != cfg.seed);
-        if stale {
+    /// The data preview; "Put into the inputs" gives an edit.
+    fn preview_ui(
+        &mut self,
+        ui: &mut Ui,
+        graph: &Graph,
+        cfg: &TrainingConfig,
+        base: Option<&std::path::Path>,
+    ) -> Option<Edit> {
+        let key = preview_key(cfg);
+        if self.preview.as_ref().is_none_or(|(k, _)| k != &key) {
             // Files are read in the worker when training; the preview reads them too, once.
-            let loaded = data::load(&cfg.dataset, base, cfg.seed).map_err(|e| e.to_string());
-            self.preview = Some((cfg.dataset.clone(), cfg.seed, loaded));
+            let loaded = Prepared::new(cfg, base).map_err(|e| e.to_string());
+            self.preview = Some((key, loaded));
         }
-        let Some((_, _, loaded)) = &self.preview else {
-            return;
+        let Some((_, loaded)) = &self.preview else {
+            return None;
         };
+        let mut edit = None;
         match loaded {
             Err(e) => {
                 ui.colored_label(Color32::from_rgb(230, 80, 80), e);
             }
-            Ok(d) => {
+            Ok(prepared) => {
+                let d = &prepared.data;
+                ui.horizontal(|ui| {
+                    ui.label("Sample");
+                    ui.add(
+                        egui::DragValue::new(&mut self.sample).range(0..=d.len().saturating_sub(1)),
+                    );
+                    if ui
+                        .button("Put into the inputs")
+                        .on_hover_text(
+                            "Copy this sample's features and target into the bound Input nodes, \
+                             so the cards and the stepper show the network on it",
+                        )
+                        .clicked()
+                    {
+                        edit =
+                            sample_edit(graph, cfg, d, self.sample.min(d.len().saturating_sub(1)));
+                    }
+                });
                 ui.label(format!(
                     "{}: {} samples, {} feature(s){}",
                     d.name,
@@ -515,7 +563,35 @@ impl TrainingPanel {
                 }
             }
         }
+        edit
     }
+}
+
+/// The edit that puts sample `i` into the features and target Input nodes, in their shapes
+/// (a class index becomes one-hot where the target holds one value per class).
+fn sample_edit(graph: &Graph, cfg: &TrainingConfig, d: &Dataset, i: usize) -> Option<Edit> {
+    let features = graph.find(&cfg.features)?;
+    let target = graph.find(&cfg.target)?;
+    let fshape = match features.value() {
+        Some(v) if v.len() == d.feature_len() => v.shape().to_vec(),
+        _ => d.feature_shape.clone(),
+    };
+    let x =
+        crate::graph::Array::new(fshape, d.sample(i).iter().map(|&v| v as f64).collect()).ok()?;
+    let t = d.targets[i] as f64;
+    let y = match target.value() {
+        Some(v) if v.len() > 1 && Some(v.len()) == d.classes() => {
+            let mut one_hot = vec![0.0; v.len()];
+            one_hot[t as usize] = 1.0;
+            crate::graph::Array::new(v.shape().to_vec(), one_hot).ok()?
+        }
+        Some(v) if v.len() == 1 => crate::graph::Array::new(v.shape().to_vec(), vec![t]).ok()?,
+        _ => crate::graph::Array::scalar(t),
+    };
+    Some(Edit::SetTensors(vec![
+        (features.id, "value".into(), x),
+        (target.id, "value".into(), y),
+    ]))
 }
 
 /// A class's colour in plots.
@@ -541,55 +617,60 @@ fn scatter(ui: &mut Ui, d: &Dataset) {
         plot = plot.data_aspect(1.0);
     }
     plot.show(ui, |p| {
-            if d.feature_len() == 1 {
-                let pts: Vec<[f64; 2]> = (0..d.len())
-                    .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
-                    .collect();
-                p.points(Points::new("samples", PlotPoints::new(pts)).radius(2.0));
-                return;
-            }
-            let classes = d.classes().unwrap_or(1);
-            for c in 0..classes {
-                let pts: Vec<[f64; 2]> = (0..d.len())
-                    .filter(|&i| d.targets[i] as usize == c)
-                    .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
-                    .collect();
-                p.points(
-                    Points::new(format!("class {c}"), PlotPoints::new(pts))
-                        .radius(2.5)
-                        .color(class_color(c)),
-                );
-            }
-        });
+        if d.feature_len() == 1 {
+            let pts: Vec<[f64; 2]> = (0..d.len())
+                .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
+                .collect();
+            p.points(Points::new("samples", PlotPoints::new(pts)).radius(2.0));
+            return;
+        }
+        let classes = d.classes().unwrap_or(1);
+        for c in 0..classes {
+            let pts: Vec<[f64; 2]> = (0..d.len())
+                .filter(|&i| d.targets[i] as usize == c)
+                .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
+                .collect();
+            p.points(
+                Points::new(format!("class {c}"), PlotPoints::new(pts))
+                    .radius(2.5)
+                    .color(class_color(c)),
+            );
+        }
+    });
 }
 
 fn image_grid(ui: &mut Ui, d: &Dataset, h: usize, w: usize) {
     let cols = 8;
     let cell = ((ui.available_width() / cols as f32) - 4.0).clamp(12.0, 48.0);
     let px = cell / w.max(h) as f32;
-    egui::Grid::new("image-preview").spacing([4.0, 4.0]).show(ui, |ui| {
-        for i in 0..d.len().min(32) {
-            let (rect, resp) = ui.allocate_exact_size(egui::vec2(cell, cell), egui::Sense::hover());
-            let painter = ui.painter_at(rect);
-            let s = d.sample(i);
-            let (lo, hi) = s.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-            for y in 0..h {
-                for x in 0..w {
-                    let v = ((s[y * w + x] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
-                    let g = (v * 255.0) as u8;
-                    let r = egui::Rect::from_min_size(
-                        rect.min + egui::vec2(x as f32 * px, y as f32 * px),
-                        egui::vec2(px, px),
-                    );
-                    painter.rect_filled(r, 0.0, Color32::from_gray(g));
+    egui::Grid::new("image-preview")
+        .spacing([4.0, 4.0])
+        .show(ui, |ui| {
+            for i in 0..d.len().min(32) {
+                let (rect, resp) =
+                    ui.allocate_exact_size(egui::vec2(cell, cell), egui::Sense::hover());
+                let painter = ui.painter_at(rect);
+                let s = d.sample(i);
+                let (lo, hi) = s
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                for y in 0..h {
+                    for x in 0..w {
+                        let v = ((s[y * w + x] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
+                        let g = (v * 255.0) as u8;
+                        let r = egui::Rect::from_min_size(
+                            rect.min + egui::vec2(x as f32 * px, y as f32 * px),
+                            egui::vec2(px, px),
+                        );
+                        painter.rect_filled(r, 0.0, Color32::from_gray(g));
+                    }
+                }
+                resp.on_hover_text(format!("sample {i}, label {}", d.targets[i]));
+                if (i + 1) % cols == 0 {
+                    ui.end_row();
                 }
             }
-            resp.on_hover_text(format!("sample {i}, label {}", d.targets[i]));
-            if (i + 1) % cols == 0 {
-                ui.end_row();
-            }
-        }
-    });
+        });
 }
 
 fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
@@ -689,7 +770,7 @@ fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
                 .filter(|n| n.op == Op::Input)
                 .map(|n| n.name.clone())
                 .collect();
-            for (label, field) in [("Features →", &mut cfg.features), ("Target →", &mut cfg.target)] {
+            for (label, field) in [("Features", &mut cfg.features), ("Target", &mut cfg.target)] {
                 ui.label(label);
                 egui::ComboBox::from_id_salt(label)
                     .selected_text(field.as_str())
@@ -706,7 +787,8 @@ fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
                 .selected_text(cfg.optimizer.label())
                 .show_ui(ui, |ui| {
                     for k in OptimizerKind::ALL {
-                        let same = std::mem::discriminant(&k) == std::mem::discriminant(&cfg.optimizer);
+                        let same =
+                            std::mem::discriminant(&k) == std::mem::discriminant(&cfg.optimizer);
                         if ui.selectable_label(same, k.label()).clicked() && !same {
                             cfg.optimizer = k;
                         }
@@ -715,7 +797,11 @@ fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
             ui.end_row();
             if let OptimizerKind::Momentum { momentum } = &mut cfg.optimizer {
                 ui.label("Momentum");
-                ui.add(egui::DragValue::new(momentum).range(0.0..=0.999).speed(0.01));
+                ui.add(
+                    egui::DragValue::new(momentum)
+                        .range(0.0..=0.999)
+                        .speed(0.01),
+                );
                 ui.end_row();
             }
             ui.label("Learning rate");
@@ -736,11 +822,20 @@ fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
                     })
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut cfg.decay, Decay::None, "none");
-                        if ui.selectable_label(matches!(cfg.decay, Decay::Step { .. }), "step").clicked() {
-                            cfg.decay = Decay::Step { every: 10, factor: 0.5 };
+                        if ui
+                            .selectable_label(matches!(cfg.decay, Decay::Step { .. }), "step")
+                            .clicked()
+                        {
+                            cfg.decay = Decay::Step {
+                                every: 10,
+                                factor: 0.5,
+                            };
                         }
                         if ui
-                            .selectable_label(matches!(cfg.decay, Decay::Exponential { .. }), "exponential")
+                            .selectable_label(
+                                matches!(cfg.decay, Decay::Exponential { .. }),
+                                "exponential",
+                            )
                             .clicked()
                         {
                             cfg.decay = Decay::Exponential { gamma: 0.95 };
@@ -762,7 +857,11 @@ fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
             });
             ui.end_row();
             ui.label("L2 weight decay");
-            ui.add(egui::DragValue::new(&mut cfg.weight_decay).range(0.0..=1.0).speed(0.0001));
+            ui.add(
+                egui::DragValue::new(&mut cfg.weight_decay)
+                    .range(0.0..=1.0)
+                    .speed(0.0001),
+            );
             ui.end_row();
             ui.label("Batch size");
             ui.add(egui::DragValue::new(&mut cfg.batch_size).range(1..=4096));
@@ -773,7 +872,11 @@ fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
             ui.label("Early stopping");
             ui.horizontal(|ui| {
                 ui.add(egui::DragValue::new(&mut cfg.patience).range(0..=1000));
-                ui.weak(if cfg.patience == 0 { "off" } else { "epochs of patience" });
+                ui.weak(if cfg.patience == 0 {
+                    "off"
+                } else {
+                    "epochs of patience"
+                });
             });
             ui.end_row();
             ui.label("Seed");
