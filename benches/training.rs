@@ -14,9 +14,21 @@ use std::time::Instant;
 
 use nodegrad::project::Project;
 use nodegrad::project::training::DeviceChoice;
+use nodegrad::train::stats::SnapshotClock;
+use nodegrad::train::worker::{SNAPSHOT_MIN_GAP, SNAPSHOT_SHARE};
 use nodegrad::train::{Prepared, TrainDevice, Trainer};
 
 fn bench(name: &str, file: &str, batch: usize, secs: f64) {
+    let plain = run(name, file, batch, secs, false);
+    let with = run(name, file, batch, secs, true);
+    println!(
+        "{name}-with-dashboard: {with:.0} samples/s ({:.1}% of training without snapshots)",
+        100.0 * with / plain
+    );
+}
+
+/// Trains for `secs`; with `dashboard`, takes snapshots as the window's worker does.
+fn run(name: &str, file: &str, batch: usize, secs: f64, dashboard: bool) -> f64 {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("projects")
         .join(file);
@@ -34,12 +46,32 @@ fn bench(name: &str, file: &str, batch: usize, secs: f64) {
     let start = Instant::now();
     let steps_before = fresh.steps_done();
     let mut samples = 0usize;
+    let mut clock = SnapshotClock::new(SNAPSHOT_SHARE, SNAPSHOT_MIN_GAP);
+    let mut snapshots = 0;
+    let mut snapshot_time = 0.0;
     while start.elapsed().as_secs_f64() < secs {
         fresh.step().expect("step");
         samples += batch;
+        if dashboard && clock.due(Instant::now()) {
+            let t = Instant::now();
+            fresh.snapshot().expect("snapshot");
+            let now = Instant::now();
+            clock.took(now - t, now);
+            snapshots += 1;
+            snapshot_time += (now - t).as_secs_f64();
+        }
     }
     let wall = start.elapsed().as_secs_f64();
     let steps = fresh.steps_done() - steps_before;
+    if dashboard {
+        // With snapshots: samples over all the time spent (steps, scoring and snapshots).
+        let per_s = samples as f64 / wall;
+        eprintln!(
+            "  ({name} with dashboard: {snapshots} snapshots, {:.1} ms each, {per_s:.0} samples/s wall clock)",
+            1000.0 * snapshot_time / snapshots.max(1) as f64
+        );
+        return per_s;
+    }
     // Trainer::throughput counts only the steps (its own clock around each one).
     println!(
         "{name}: {:.0} samples/s ({steps} steps, batch {batch}; {:.0} samples/s wall clock with \
@@ -47,6 +79,7 @@ fn bench(name: &str, file: &str, batch: usize, secs: f64) {
         fresh.throughput(),
         samples as f64 / wall
     );
+    samples as f64 / wall
 }
 
 fn main() {

@@ -620,7 +620,7 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
     h.get_by_label("▶ Train").click();
     h.step();
     step_until(&mut h, "three epochs", |a| {
-        a.training.curves.epochs.len() >= 3
+        a.training.run.epochs.len() >= 3
     });
     h.get_by_label("⏸ Pause").click();
     step_until(&mut h, "the pause", |a| {
@@ -629,13 +629,13 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
     h.run_ok();
 
     let app = h.state();
-    let e = &app.training.curves.epochs;
+    let e = &app.training.run.epochs;
     assert!(
         e.last().unwrap().train.loss < e[0].train.loss,
         "the loss falls: {:?}",
         e.iter().map(|m| m.train.loss).collect::<Vec<_>>()
     );
-    assert!(!app.training.curves.batch_loss.is_empty());
+    assert!(!app.training.run.batch_loss.is_empty());
     let trained = app.doc.graph().node(dense1).unwrap().tensors["weight"].clone();
     assert_eq!(trained.shape(), &[2, 64]);
     assert!(
@@ -663,6 +663,8 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
 fn a_dataset_sample_goes_into_the_inputs() {
     let storage = tempfile::tempdir().unwrap();
     let mut h = app(Some(&common::project_path("xor-train.ron")), storage.path());
+    h.get_by_label("Data").click();
+    h.run_ok();
     h.get_by_label("Put into the inputs").click();
     h.run_ok();
     let app = h.state();
@@ -679,4 +681,60 @@ fn a_dataset_sample_goes_into_the_inputs() {
         &[prepared.data.targets[0] as f64]
     );
     assert!(app.doc.can_undo());
+}
+
+/// A copy of an example that trains on the CPU for `epochs` epochs.
+fn cpu_copy(dir: &Path, name: &str, epochs: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(common::project_path(&format!("{name}.ron"))).unwrap();
+    let mut p = nodegrad::project::Project::parse(&text, name).unwrap();
+    let t = p.training.as_mut().unwrap();
+    t.device = nodegrad::project::training::DeviceChoice::Cpu;
+    t.epochs = epochs;
+    let file = dir.join(format!("{name}.ron"));
+    p.save(&file).unwrap();
+    file
+}
+
+#[test]
+fn the_dashboard_fills_in_while_the_spiral_trains() {
+    use nodegrad::ui::dashboard::View;
+    use nodegrad::ui::training::RunState;
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = cpu_copy(dir.path(), "spiral-mlp", 15);
+    let mut h = app(Some(&file), storage.path());
+    h.get_by_label("▶ Train").click();
+    h.step();
+    step_until(&mut h, "the end of the run", |a| {
+        matches!(a.training.state, RunState::Finished(_))
+    });
+    h.run_ok();
+    let run = &h.state().training.run;
+    assert_eq!(run.epochs.len(), 15);
+    assert_eq!(run.batch_loss.len(), 15 * 15, "every step's loss, 15 steps per epoch");
+    let s = run.latest.as_ref().expect("a snapshot at the end");
+    assert_eq!(s.step, 225);
+    assert!(s.boundary.is_some());
+    assert!(run.activations.len() >= 2, "snapshots over time");
+    // Every view draws (a selected node gives the activation strip).
+    let h1 = h.state().doc.graph().find("h1").unwrap().id;
+    h.state_mut().canvas.select_only([h1]);
+    for view in View::ALL {
+        h.get_by_label(view.label()).click();
+        h.run_ok();
+        assert_eq!(h.state().training.view, view);
+        if view == View::Activations {
+            assert!(
+                h.query_by_label_contains("h1: its output over 256 probe samples").is_some()
+            );
+        }
+    }
+    h.get_by_label("Gradient norms").click();
+    h.run_ok();
+    // The picture: the boundary wrapped around the arms after 15 seeded epochs.
+    h.get_by_label(View::Boundary.label()).click();
+    h.state_mut().canvas.selection.clear();
+    h.run_steps(6);
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(1500usize);
+    h.snapshot_options("dashboard-spiral", &options);
 }

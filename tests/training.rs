@@ -356,7 +356,13 @@ fn the_worker_pauses_steps_and_stops() {
     let mut config = p.training.clone().unwrap();
     config.device = DeviceChoice::Cpu;
     let job = TrainJob::start(p.graph.clone(), config, None, true, || {});
-    let next = || job.wait(Duration::from_secs(60)).expect("an event");
+    let mut snapshots = 0;
+    let mut next = || loop {
+        match job.wait(Duration::from_secs(60)).expect("an event") {
+            Event::Snapshot(_) => snapshots += 1,
+            e => return e,
+        }
+    };
     match next() {
         Event::Ready {
             train,
@@ -369,7 +375,8 @@ fn the_worker_pauses_steps_and_stops() {
         }
         e => panic!("{e:?}"),
     }
-    // Paused at the start: nothing happens until asked.
+    // Paused at the start: nothing but the untrained network's snapshot until asked.
+    assert!(matches!(job.wait(Duration::from_secs(60)), Some(Event::Snapshot(_))));
     assert!(job.wait(Duration::from_millis(300)).is_none());
     job.send(Command::Step);
     match next() {
@@ -401,6 +408,8 @@ fn the_worker_pauses_steps_and_stops() {
         }
         e => panic!("{e:?}"),
     }
+    drop(next);
+    assert!(snapshots >= 2, "a snapshot at each pause and at the end: {snapshots}");
 }
 
 #[test]
@@ -422,4 +431,70 @@ fn a_missing_dataset_file_is_a_clear_message() {
         e.contains("no-such.csv") && e.contains("cannot read"),
         "{e}"
     );
+}
+
+#[test]
+fn snapshots_show_the_boundary_histograms_and_confusion() {
+    let p = load("spiral-mlp.ron");
+    let mut t = trainer_for(&p);
+    let before = t.snapshot().unwrap();
+    for _ in 0..300 {
+        t.step().unwrap();
+    }
+    let s = t.snapshot().unwrap();
+    // One activation histogram per computed node over the probe batch.
+    let names: Vec<&str> = s.activations.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names, ["dense1", "h1", "dense2", "h2", "logits", "loss"]);
+    for (_, name, h) in &s.activations {
+        let per_sample = if name == "loss" { 1 } else if name == "logits" { 3 } else { 64 };
+        assert_eq!(h.total() as usize, 256 * per_sample, "{name}");
+    }
+    let labels: Vec<&str> = s.params.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels[0], "dense1.weight");
+    assert_eq!(s.params[0].values.total(), 2 * 64);
+    assert!(s.params.iter().all(|p| p.grad_norm.is_finite() && p.grad_norm > 0.0));
+    // The boundary agrees with the confusion matrix's accuracy on most of the data.
+    let b = s.boundary.as_ref().expect("two features and classes: a boundary");
+    assert_eq!(b.class.len(), 48 * 48);
+    assert_eq!(b.class.iter().map(|&c| c as usize).max(), Some(2));
+    let c = s.confusion.as_ref().unwrap();
+    assert_eq!(c.on, "validation");
+    assert_eq!(c.counts.iter().sum::<u32>(), 120);
+    let val = t.score(&t.prepared.split.val.clone()).unwrap();
+    assert!((c.accuracy() - val.accuracy.unwrap()).abs() < 1e-9);
+    assert!(c.accuracy() > before.confusion.as_ref().unwrap().accuracy());
+    assert!(s.fit.is_none());
+}
+
+#[test]
+fn a_regression_snapshot_has_the_fitted_curve() {
+    let p = load("sine-regression.ron");
+    let t = trainer_for(&p);
+    let s = t.snapshot().unwrap();
+    let fit = s.fit.expect("one feature, regression: a curve");
+    assert_eq!(fit.len(), 200);
+    assert!(fit[0][0] < -3.0 && fit[199][0] > 3.0);
+    assert!(s.boundary.is_none() && s.confusion.is_none());
+}
+
+#[test]
+fn vanishing_gradients_show_in_the_sigmoid_net_not_the_relu_net() {
+    let p = load("vanishing-gradients.ron");
+    let mut t = trainer_for(&p);
+    for _ in 0..50 {
+        t.step().unwrap();
+    }
+    let s = t.snapshot().unwrap();
+    let norm = |label: &str| {
+        s.params
+            .iter()
+            .find(|p| p.label == label)
+            .unwrap_or_else(|| panic!("no {label}"))
+            .grad_norm
+    };
+    let sigmoid = norm("s_d1.weight") / norm("s_out.weight");
+    let relu = norm("r_d1.weight") / norm("r_out.weight");
+    eprintln!("first/last layer gradient norm: sigmoid {sigmoid:e}, relu {relu:e}");
+    assert!(sigmoid < 1e-2, "the sigmoid net's first layer barely learns: {sigmoid:e}");
+    assert!(relu > 100.0 * sigmoid, "the ReLU net's does: {relu:e} vs {sigmoid:e}");
 }

@@ -221,32 +221,6 @@ pub fn summary(
 }
 
 fn write_metrics(path: &Path, rows: &[EpochMetrics]) -> Result<(), String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "epoch",
-        "step",
-        "loss",
-        "val_loss",
-        "accuracy",
-        "val_accuracy",
-        "lr",
-        "samples_per_s",
-    ])
-    .map_err(|e| e.to_string())?;
-    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-    for m in rows {
-        w.write_record([
-            m.epoch.to_string(),
-            m.step.to_string(),
-            m.train.loss.to_string(),
-            opt(m.val.map(|v| v.loss)),
-            opt(m.train.accuracy),
-            opt(m.val.and_then(|v| v.accuracy)),
-            m.lr.to_string(),
-            format!("{:.0}", m.samples_per_s),
-        ])
-        .map_err(|e| e.to_string())?;
-    }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    let bytes = crate::train::metrics_csv(rows)?;
     crate::project::write_atomic(path, &bytes).map_err(|e| e.to_string())
 }

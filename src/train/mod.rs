@@ -10,6 +10,7 @@
 
 pub mod model;
 pub mod optim;
+pub mod stats;
 pub mod worker;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,6 +31,42 @@ use crate::graph::{Array, Graph, NodeId};
 use crate::project::training::{DeviceChoice, TrainingConfig};
 use model::{Model, T};
 use optim::Optim;
+use stats::{Boundary, Confusion, Grid, Histogram, predicted_class};
+
+/// Bins of the dashboard's histograms.
+pub const BINS: usize = 30;
+/// Samples whose activations and gradients the dashboard shows (the first training rows,
+/// the same ones every time, so histograms compare over time).
+pub const PROBE: usize = 256;
+
+/// One parameter tensor's values and gradient on the probe batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamStats {
+    /// `dense1.weight`.
+    pub label: String,
+    pub node: NodeId,
+    pub values: Histogram,
+    pub grads: Histogram,
+    /// L2 norm of dL/dW on the probe batch.
+    pub grad_norm: f64,
+}
+
+/// What the dashboard shows at one moment of training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub step: usize,
+    /// Epochs finished.
+    pub epoch: usize,
+    /// Every computed node's output over the probe batch.
+    pub activations: Vec<(NodeId, String, Histogram)>,
+    pub params: Vec<ParamStats>,
+    /// For two features and classes: the predicted class over the input plane.
+    pub boundary: Option<Boundary>,
+    /// For one feature and a regression: (x, prediction) along the data's range.
+    pub fit: Option<Vec<[f64; 2]>>,
+    /// For classes: truth against prediction on the validation set (else training).
+    pub confusion: Option<Confusion>,
+}
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum TrainError {
@@ -515,12 +552,7 @@ impl Trainer {
             if let Some(ps) = ps {
                 for (k, &r) in chunk.iter().enumerate() {
                     let p = &data[ps][k * pred_len..(k + 1) * pred_len];
-                    let guess = if pred_len == 1 {
-                        if p[0] > 0.5 { 1 } else { 0 }
-                    } else {
-                        argmax(p)
-                    };
-                    if guess == self.prepared.data.targets[r] as usize {
+                    if predicted_class(p) == self.prepared.data.targets[r] as usize {
                         correct += 1;
                     }
                 }
@@ -533,15 +565,126 @@ impl Trainer {
         })
     }
 
+    /// The dashboard's snapshot: activations, weights and gradients on the probe batch, the
+    /// decision boundary or fitted curve, the confusion matrix.
+    pub fn snapshot(&self) -> Result<Snapshot, TrainError> {
+        guard(|| self.snapshot_inner())?
+    }
+
+    fn snapshot_inner(&self) -> Result<Snapshot, TrainError> {
+        let data = &self.prepared.data;
+        let probe: Vec<usize> = self.prepared.split.train.iter().take(PROBE).copied().collect();
+        let (x, y) = self.model.batch(data, &probe, &self.device.device, self.dtype);
+        let vals = self.model.forward(x, y, &self.params, &self.fixed, self.eps());
+        let loss = self
+            .model
+            .loss_of(&vals, probe.len())
+            .ok_or_else(|| TrainError::Backend("the loss could not be computed".into()))?;
+        let grads = loss.backward();
+        let mut rb = Readback::default();
+        let acts: Vec<(NodeId, String, usize)> = self
+            .model
+            .activation_nodes()
+            .into_iter()
+            .filter_map(|(pos, id, name)| {
+                vals[pos].clone().map(|t| (id, name, rb.push(t)))
+            })
+            .collect();
+        let params: Vec<(usize, Option<usize>)> = self
+            .params
+            .iter()
+            .map(|p| (rb.push(p.clone()), p.grad(&grads).map(|g| rb.push(g))))
+            .collect();
+        let got = rb.fetch().map_err(TrainError::Backend)?;
+        let activations = acts
+            .into_iter()
+            .map(|(id, name, slot)| (id, name, Histogram::of(&got[slot], BINS)))
+            .collect();
+        let params = self
+            .model
+            .params
+            .iter()
+            .zip(params)
+            .map(|(info, (v, g))| {
+                let grad = g.map(|g| got[g].as_slice()).unwrap_or(&[]);
+                ParamStats {
+                    label: format!("{}.{}", info.node_name, info.key),
+                    node: info.node,
+                    values: Histogram::of(&got[v], BINS),
+                    grads: Histogram::of(grad, BINS),
+                    grad_norm: grad.iter().map(|v| v * v).sum::<f64>().sqrt(),
+                }
+            })
+            .collect();
+        let pred_len = self.model.pred_len();
+        let classes = data.classes();
+        let boundary = match (data.feature_len(), classes, pred_len) {
+            (2, Some(_), Some(pl)) => {
+                let grid = Grid::around(&data.features, 48);
+                let pred = self.predict(&grid.points())?;
+                Some(Boundary::from_predictions(grid, &pred, pl))
+            }
+            _ => None,
+        };
+        let fit = match (data.feature_len(), classes, pred_len) {
+            (1, None, Some(1)) => {
+                let (lo, hi) = data
+                    .features
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                let xs: Vec<f32> = (0..200)
+                    .map(|i| lo + (hi - lo) * i as f32 / 199.0)
+                    .collect();
+                let pred = self.predict(&xs)?;
+                Some(xs.iter().zip(pred).map(|(&x, p)| [x as f64, p]).collect())
+            }
+            _ => None,
+        };
+        let confusion = match (classes, pred_len) {
+            (Some(c), Some(pl)) => {
+                let (rows, on) = if self.prepared.split.val.is_empty() {
+                    (&self.prepared.split.train, "training")
+                } else {
+                    (&self.prepared.split.val, "validation")
+                };
+                let rows: Vec<usize> = rows.iter().take(5000).copied().collect();
+                let mut feats = Vec::with_capacity(rows.len() * data.feature_len());
+                for &r in &rows {
+                    feats.extend_from_slice(data.sample(r));
+                }
+                let pred = self.predict(&feats)?;
+                let mut m = Confusion::new(c, on);
+                for (k, &r) in rows.iter().enumerate() {
+                    let p = predicted_class(&pred[k * pl..(k + 1) * pl]);
+                    m.add(r, data.targets[r] as usize, p);
+                }
+                Some(m)
+            }
+            _ => None,
+        };
+        Ok(Snapshot {
+            step: self.step,
+            epoch: self.epoch,
+            activations,
+            params,
+            boundary,
+            fit,
+            confusion,
+        })
+    }
+
     /// Predictions for arbitrary feature rows (the decision boundary, the fitted curve).
     pub fn predict(&self, features: &[f32]) -> Result<Vec<f64>, TrainError> {
         guard(|| {
             let d = self.prepared.data.feature_len();
             let n = features.len() / d.max(1);
             let probe = Dataset {
-                features: features.to_vec(),
+                name: String::new(),
+                features: features[..n * d].to_vec(),
+                feature_shape: self.prepared.data.feature_shape.clone(),
                 targets: vec![0.0; n],
-                ..self.prepared.data.clone()
+                task: crate::data::Task::Regression,
+                image: None,
             };
             let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
             let fixed: Vec<Option<T>> =
@@ -602,14 +745,36 @@ impl Trainer {
     }
 }
 
-fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, x) in v.iter().enumerate() {
-        if *x > v[best] {
-            best = i;
-        }
+/// Per-epoch metrics as CSV: `epoch,step,loss,val_loss,accuracy,val_accuracy,lr,samples_per_s`
+/// (empty cells where a value does not apply).
+pub fn metrics_csv(rows: &[EpochMetrics]) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "epoch",
+        "step",
+        "loss",
+        "val_loss",
+        "accuracy",
+        "val_accuracy",
+        "lr",
+        "samples_per_s",
+    ])
+    .map_err(|e| e.to_string())?;
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for m in rows {
+        w.write_record([
+            m.epoch.to_string(),
+            m.step.to_string(),
+            m.train.loss.to_string(),
+            opt(m.val.map(|v| v.loss)),
+            opt(m.train.accuracy),
+            opt(m.val.and_then(|v| v.accuracy)),
+            m.lr.to_string(),
+            format!("{:.0}", m.samples_per_s),
+        ])
+        .map_err(|e| e.to_string())?;
     }
-    best
+    w.into_inner().map_err(|e| e.to_string())
 }
 
 /// Runs burn code; a panic inside burn becomes an error, never a crash.

@@ -389,6 +389,16 @@ impl Model {
             })
     }
 
+    /// The computed nodes (not sources): (position, id, name), for activation histograms.
+    pub fn activation_nodes(&self) -> Vec<(usize, NodeId, String)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.op.is_source())
+            .map(|(i, n)| (i, n.id, self.names[i].clone()))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.nodes.len()
     }

@@ -7,7 +7,8 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{EpochMetrics, Finish, Prepared, TrainDevice, Trainer};
+use super::stats::SnapshotClock;
+use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer};
 use crate::graph::{Array, Graph, NodeId};
 use crate::project::training::TrainingConfig;
 
@@ -44,6 +45,9 @@ pub enum Event {
         points: Vec<(usize, f64)>,
     },
     Epoch(EpochMetrics),
+    /// What the dashboard draws (sent as often as `SNAPSHOT_SHARE` of the time allows, and at
+    /// every pause and at the end).
+    Snapshot(Box<Snapshot>),
     /// Paused (by Pause, or after Step) with the current weights.
     Paused {
         weights: Weights,
@@ -65,6 +69,11 @@ pub enum FinishReason {
     Done(Finish),
     Stopped,
 }
+
+/// The most of the training time dashboard snapshots may take.
+pub const SNAPSHOT_SHARE: f64 = 0.05;
+/// And never more often than this.
+pub const SNAPSHOT_MIN_GAP: Duration = Duration::from_millis(150);
 
 pub struct TrainJob {
     commands: Sender<Command>,
@@ -160,6 +169,18 @@ fn worker(
         classification: trainer.is_classification(),
     });
     let weights_or_empty = |t: &Trainer| t.weights().unwrap_or_default();
+    let mut clock = SnapshotClock::new(SNAPSHOT_SHARE, SNAPSHOT_MIN_GAP);
+    let snapshot = |t: &Trainer, clock: &mut SnapshotClock| {
+        let started = Instant::now();
+        // A failing snapshot only costs the dashboard a frame; training goes on.
+        if let Ok(s) = t.snapshot() {
+            send(Event::Snapshot(Box::new(s)));
+        }
+        let now = Instant::now();
+        clock.took(now - started, now);
+    };
+    // The untrained network, before the first step.
+    snapshot(&trainer, &mut clock);
     let mut running = !start_paused;
     let mut steps_left: usize = 0;
     let mut last_flush = Instant::now();
@@ -191,6 +212,7 @@ fn worker(
                 if running {
                     running = false;
                     flush(&mut points, trainer.epoch());
+                    snapshot(&trainer, &mut clock);
                     send(Event::Paused {
                         weights: weights_or_empty(&trainer),
                     });
@@ -204,6 +226,7 @@ fn worker(
             Some(Command::Stop) => {
                 trainer.stop();
                 flush(&mut points, trainer.epoch());
+                snapshot(&trainer, &mut clock);
                 send(Event::Finished {
                     why: FinishReason::Stopped,
                     weights: weights_or_empty(&trainer),
@@ -231,7 +254,11 @@ fn worker(
                 if let Some(m) = r.epoch_done {
                     send(Event::Epoch(m));
                 }
+                if running && clock.due(Instant::now()) {
+                    snapshot(&trainer, &mut clock);
+                }
                 if let Some(f) = r.finished {
+                    snapshot(&trainer, &mut clock);
                     send(Event::Finished {
                         why: FinishReason::Done(f),
                         weights: weights_or_empty(&trainer),
@@ -241,6 +268,7 @@ fn worker(
                 if steps_left > 0 {
                     steps_left -= 1;
                     if steps_left == 0 {
+                        snapshot(&trainer, &mut clock);
                         send(Event::Paused {
                             weights: weights_or_empty(&trainer),
                         });

@@ -626,6 +626,9 @@ impl NodegradApp {
                     self.doc.project.training.as_ref(),
                     base,
                     self.doc.semantic_revision(),
+                    (self.canvas.selection.len() == 1)
+                        .then(|| self.canvas.selection.first().copied())
+                        .flatten(),
                 );
                 self.edits.extend(out.edits);
                 if let Some(t) = out.training {

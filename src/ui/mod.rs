@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod canvas;
+pub mod dashboard;
 pub mod card;
 pub mod document;
 pub mod files;

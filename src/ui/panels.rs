@@ -220,6 +220,8 @@ pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
     egui::Panel::right("inspector")
         .resizable(true)
         .default_size(260.0)
+        // Long derivative texts must not push the canvas away.
+        .max_size(420.0)
         .show(ui, |ui| {
             ui.heading("Inspector");
             let selected: Vec<_> = app

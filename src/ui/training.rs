@@ -3,18 +3,20 @@
 //! worker thread of `train::worker`; this only sends commands and draws its events.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use egui::{Color32, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{Plot, PlotPoints, Points};
 
 use crate::analysis::Analysis;
 use crate::data::Dataset;
 use crate::graph::{Graph, NodeId, Op, fmt_number};
 use crate::project::training::{DatasetSpec, Decay, DeviceChoice, OptimizerKind, TrainingConfig};
 use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
-use crate::train::{EpochMetrics, Finish, Prepared};
+use crate::train::{Finish, Prepared};
 
+use super::dashboard::{self, CurveOptions, Run, View};
 use super::document::Edit;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -27,23 +29,22 @@ pub enum RunState {
     Failed(String),
 }
 
-/// One run's curves.
-#[derive(Clone, Debug, Default)]
-pub struct Curves {
-    /// (step, mini-batch loss).
-    pub batch_loss: Vec<[f64; 2]>,
-    pub epochs: Vec<EpochMetrics>,
-}
-
 pub struct TrainingPanel {
     pub open: bool,
     job: Option<TrainJob>,
     pub state: RunState,
     pub device: String,
     pub notice: Option<String>,
-    pub curves: Curves,
+    /// This run's curves and dashboard snapshots.
+    pub run: Run,
     /// The run before this one, drawn grey for comparison.
-    pub previous: Option<Curves>,
+    pub previous: Option<Run>,
+    /// The dashboard view on the right.
+    pub view: View,
+    pub curve_options: CurveOptions,
+    pub norms_log: bool,
+    /// A plot to save as PNG once the screenshot of this frame arrives.
+    png_request: Option<(PathBuf, egui::Rect)>,
     pub steps_per_epoch: usize,
     pub train_count: usize,
     pub val_count: usize,
@@ -54,7 +55,7 @@ pub struct TrainingPanel {
     /// The graph revision the weights were trained from (warn when it changed since).
     trained_revision: u64,
     /// The data as training sees it (split, standardized), keyed by what it depends on.
-    preview: Option<(PreviewKey, Result<Prepared, String>)>,
+    preview: Option<(PreviewKey, Result<Arc<Prepared>, String>)>,
     /// The sample "Put into the inputs" copies.
     pub sample: usize,
 }
@@ -78,8 +79,12 @@ impl Default for TrainingPanel {
             state: RunState::Idle,
             device: String::new(),
             notice: None,
-            curves: Curves::default(),
+            run: Run::default(),
             previous: None,
+            view: View::Boundary,
+            curve_options: CurveOptions::default(),
+            norms_log: true,
+            png_request: None,
             steps_per_epoch: 0,
             train_count: 0,
             val_count: 0,
@@ -159,10 +164,10 @@ impl TrainingPanel {
                 return;
             }
         }
-        if !self.curves.epochs.is_empty() || !self.curves.batch_loss.is_empty() {
-            self.previous = Some(std::mem::take(&mut self.curves));
+        if !self.run.epochs.is_empty() || !self.run.batch_loss.is_empty() {
+            self.previous = Some(std::mem::take(&mut self.run));
         }
-        self.curves = Curves::default();
+        self.run = Run::default();
         self.epoch = 0;
         self.step = 0;
         self.notice = None;
@@ -217,14 +222,15 @@ impl TrainingPanel {
                     if let Some(&(s, _)) = points.last() {
                         self.step = s;
                     }
-                    self.curves
+                    self.run
                         .batch_loss
                         .extend(points.into_iter().map(|(s, l)| [s as f64, l]));
                 }
                 Event::Epoch(m) => {
                     self.epoch = m.epoch;
-                    self.curves.epochs.push(m);
+                    self.run.epochs.push(m);
                 }
+                Event::Snapshot(s) => self.run.push_snapshot(*s),
                 Event::Paused { weights: w } => {
                     self.state = RunState::Paused;
                     weights = Some(w);
@@ -282,6 +288,7 @@ impl TrainingPanel {
             .collect()
     }
 
+    /// The state, epoch and step; while running or paused also speed, time and device.
     fn progress_text(&self, config: &TrainingConfig) -> String {
         let mut s = match &self.state {
             RunState::Idle => "Not trained yet".to_string(),
@@ -292,26 +299,51 @@ impl TrainingPanel {
             RunState::Failed(_) => "Failed".to_string(),
         };
         if self.step > 0 {
+            let total_steps = self.steps_per_epoch * config.epochs;
             s += &format!(
-                " · epoch {}/{} · step {}",
+                " · epoch {}/{} · step {}/{}",
                 (self.epoch + usize::from(self.is_running())).min(config.epochs),
                 config.epochs,
-                self.step
+                self.step,
+                total_steps
             );
         }
-        if let Some(&[_, l]) = self.curves.batch_loss.last() {
+        if let Some(&[_, l]) = self.run.batch_loss.last() {
             s += &format!(" · batch loss {}", fmt_number(l));
         }
-        if let Some(m) = self.curves.epochs.last() {
-            s += &format!(" · {:.0} samples/s", m.samples_per_s);
-            if let Some(a) = m.val.and_then(|v| v.accuracy).or(m.train.accuracy) {
-                s += &format!(" · accuracy {:.1}%", 100.0 * a);
+        if let Some(a) = self
+            .run
+            .epochs
+            .last()
+            .and_then(|m| m.val.and_then(|v| v.accuracy).or(m.train.accuracy))
+        {
+            s += &format!(" · accuracy {:.1}%", 100.0 * a);
+        }
+        // Speed and time change from run to run: only while the run is live.
+        if self.is_active() {
+            if let Some(m) = self.run.epochs.last() {
+                s += &format!(" · {:.0} samples/s", m.samples_per_s);
+            }
+            if let Some(t) = self.started {
+                let elapsed = t.elapsed().as_secs_f64();
+                s += &format!(" · {}", clock(elapsed));
+                let total = (self.steps_per_epoch * config.epochs) as f64;
+                if self.step > 0 && total > 0.0 && self.is_running() {
+                    let left = elapsed / self.step as f64 * (total - self.step as f64);
+                    s += &format!(" elapsed, {} left", clock(left.max(0.0)));
+                }
+            }
+            if !self.device.is_empty() {
+                s += &format!(" · {}", self.device);
             }
         }
-        if let Some(t) = self.started.filter(|_| self.is_running()) {
-            s += &format!(" · {:.0} s", t.elapsed().as_secs_f64());
-        }
         s
+    }
+
+    /// Fraction of the run done, for the progress bar.
+    fn progress(&self, config: &TrainingConfig) -> f32 {
+        let total = (self.steps_per_epoch * config.epochs).max(1);
+        (self.step as f32 / total as f32).clamp(0.0, 1.0)
     }
 
     /// The panel. Settings changes and weight edits come back in the output.
@@ -324,6 +356,7 @@ impl TrainingPanel {
         training: Option<&TrainingConfig>,
         base: Option<PathBuf>,
         revision: u64,
+        selected: Option<NodeId>,
     ) -> PanelOutput {
         let mut out = PanelOutput::default();
         let Some(config) = training else {
@@ -339,29 +372,101 @@ impl TrainingPanel {
         ui.horizontal_wrapped(|ui| {
             self.controls(ui, graph, analysis, &cfg, base.clone(), revision, &mut out);
             ui.separator();
-            ui.label(self.progress_text(&cfg));
-            if !self.device.is_empty() {
-                ui.weak(format!("on {}", self.device));
+            if ui
+                .button("Export CSV…")
+                .on_hover_text("Save the per-epoch metrics of this run as CSV")
+                .clicked()
+            {
+                out.message = Some(self.export_csv());
             }
         });
+        ui.add(
+            egui::ProgressBar::new(self.progress(&cfg))
+                .text(self.progress_text(&cfg))
+                .desired_height(18.0),
+        );
         if let Some(n) = &self.notice {
             ui.colored_label(Color32::from_rgb(230, 160, 40), n);
         }
         if let RunState::Failed(m) = &self.state {
             ui.colored_label(Color32::from_rgb(230, 80, 80), m);
         }
-        ui.separator();
-        ui.columns(3, |cols| {
-            cols[0].add_enabled_ui(!self.is_active(), |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("training-settings")
-                    .show(ui, |ui| settings_ui(ui, graph, &mut cfg));
+        let data = self
+            .preview
+            .as_ref()
+            .and_then(|(_, p)| p.as_ref().ok())
+            .cloned();
+        ui.horizontal_top(|ui| {
+            let h = ui.available_height();
+            ui.allocate_ui(egui::vec2(300.0, h), |ui| {
+                ui.set_min_height(h);
+                ui.add_enabled_ui(!self.is_active(), |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("training-settings-scroll")
+                        .show(ui, |ui| settings_ui(ui, graph, &mut cfg));
+                });
             });
-            self.curves_ui(&mut cols[1]);
-            if let Some(e) = self.preview_ui(&mut cols[2], graph, &cfg, base.as_deref()) {
-                out.edits.push(e);
-            }
+            ui.separator();
+            ui.columns(2, |cols| {
+                let mut png = false;
+                let r = cols[0]
+                    .scope(|ui| {
+                        png = dashboard::curves_ui(
+                            ui,
+                            &self.run,
+                            self.previous.as_ref(),
+                            &mut self.curve_options,
+                        );
+                    })
+                    .response
+                    .rect;
+                if png {
+                    self.request_png(cols[0].ctx(), r, "loss");
+                }
+                let ui = &mut cols[1];
+                let mut png = false;
+                ui.horizontal_wrapped(|ui| {
+                    for v in View::ALL {
+                        ui.selectable_value(&mut self.view, v, v.label());
+                    }
+                    png = ui
+                        .small_button("PNG…")
+                        .on_hover_text("Save this view as a PNG image")
+                        .clicked();
+                });
+                if self.view != View::Data {
+                    // Loads the data for the plots (cached).
+                    self.ensure_preview(&cfg, base.as_deref());
+                }
+                let view_rect = ui.available_rect_before_wrap();
+                match self.view {
+                    View::Boundary => dashboard::boundary_ui(
+                        ui,
+                        &mut self.run,
+                        data.as_ref().map(|p| &p.data),
+                        data.as_ref().map(|p| p.split.val.as_slice()).unwrap_or(&[]),
+                    ),
+                    View::Activations => dashboard::activations_ui(ui, &self.run, selected),
+                    View::Weights => dashboard::weights_ui(ui, &self.run),
+                    View::GradNorms => {
+                        dashboard::grad_norms_ui(ui, &self.run, &mut self.norms_log)
+                    }
+                    View::Confusion => {
+                        dashboard::confusion_ui(ui, &self.run, data.as_ref().map(|p| &p.data))
+                    }
+                    View::Data => {
+                        if let Some(e) = self.preview_ui(ui, graph, &cfg, base.as_deref()) {
+                            out.edits.push(e);
+                        }
+                    }
+                }
+                if png {
+                    let label = self.view.label().to_lowercase().replace([' ', '/', '&'], "-");
+                    self.request_png(ui.ctx(), view_rect, &label);
+                }
+            });
         });
+        self.save_png_if_ready(ui.ctx(), &mut out);
         if &cfg != config {
             out.training = Some(Some(cfg));
         }
@@ -417,10 +522,10 @@ impl TrainingPanel {
             self.send(Command::Stop);
             self.job = None;
             self.state = RunState::Idle;
-            if !self.curves.epochs.is_empty() {
-                self.previous = Some(std::mem::take(&mut self.curves));
+            if !self.run.epochs.is_empty() {
+                self.previous = Some(std::mem::take(&mut self.run));
             }
-            self.curves = Curves::default();
+            self.run = Run::default();
             self.step = 0;
             self.epoch = 0;
             out.edits
@@ -429,79 +534,69 @@ impl TrainingPanel {
         }
     }
 
-    fn curves_ui(&self, ui: &mut Ui) {
-        let epoch_line = |c: &Curves, f: &dyn Fn(&EpochMetrics) -> Option<f64>| -> Vec<[f64; 2]> {
-            c.epochs
-                .iter()
-                .filter_map(|m| f(m).map(|v| [m.step as f64, v]))
-                .collect()
-        };
-        let h = (ui.available_height() / 2.0 - 8.0).max(80.0);
-        Plot::new("loss-plot")
-            .height(h)
-            .legend(Legend::default())
-            .x_axis_label("step")
-            .show(ui, |p| {
-                if let Some(prev) = &self.previous {
-                    p.line(
-                        Line::new(
-                            "previous run",
-                            PlotPoints::new(epoch_line(prev, &|m| Some(m.train.loss))),
-                        )
-                        .color(Color32::GRAY),
-                    );
-                }
-                p.line(
-                    Line::new(
-                        "batch loss",
-                        PlotPoints::new(self.curves.batch_loss.clone()),
-                    )
-                    .color(Color32::from_rgba_unmultiplied(100, 150, 255, 90)),
-                );
-                p.line(
-                    Line::new(
-                        "loss",
-                        PlotPoints::new(epoch_line(&self.curves, &|m| Some(m.train.loss))),
-                    )
-                    .color(Color32::from_rgb(80, 140, 255))
-                    .width(2.0),
-                );
-                p.line(
-                    Line::new(
-                        "val loss",
-                        PlotPoints::new(epoch_line(&self.curves, &|m| m.val.map(|v| v.loss))),
-                    )
-                    .color(Color32::from_rgb(255, 150, 60))
-                    .width(2.0),
-                );
+    /// Loads the data as training sees it, once per dataset setting.
+    fn ensure_preview(&mut self, cfg: &TrainingConfig, base: Option<&std::path::Path>) {
+        let key = preview_key(cfg);
+        if self.preview.as_ref().is_none_or(|(k, _)| k != &key) {
+            // The worker loads its own copy when training starts; this one is for drawing.
+            let loaded = Prepared::new(cfg, base)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            self.preview = Some((key, loaded));
+        }
+    }
+
+    /// Asks for a file name, then for a screenshot of this frame, cropped to `rect` later.
+    fn request_png(&mut self, ctx: &egui::Context, rect: egui::Rect, name: &str) {
+        if let Some(path) = rfd::FileDialog::new()
+            .add_filter("PNG image", &["png"])
+            .set_file_name(format!("{name}.png"))
+            .save_file()
+        {
+            self.png_request = Some((path, rect));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::UserData::default()));
+        }
+    }
+
+    /// Crops the arrived screenshot to the requested plot and saves it.
+    fn save_png_if_ready(&mut self, ctx: &egui::Context, out: &mut PanelOutput) {
+        if self.png_request.is_none() {
+            return;
+        }
+        let shot = ctx.input(|i| {
+            i.raw.events.iter().find_map(|e| match e {
+                egui::Event::Screenshot { image, .. } => Some(image.clone()),
+                _ => None,
+            })
+        });
+        if let (Some(image), Some((path, rect))) = (shot, self.png_request.take()) {
+            let region = image.region(&rect, Some(ctx.pixels_per_point()));
+            out.message = Some(match super::files::save_png(&path, &region) {
+                Ok(()) => format!("saved {}", path.display()),
+                Err(e) => e,
             });
-        if self.classification {
-            Plot::new("accuracy-plot")
-                .height(h)
-                .legend(Legend::default())
-                .include_y(0.0)
-                .include_y(1.0)
-                .x_axis_label("step")
-                .show(ui, |p| {
-                    p.line(
-                        Line::new(
-                            "accuracy",
-                            PlotPoints::new(epoch_line(&self.curves, &|m| m.train.accuracy)),
-                        )
-                        .color(Color32::from_rgb(80, 200, 120))
-                        .width(2.0),
-                    );
-                    p.line(
-                        Line::new(
-                            "val accuracy",
-                            PlotPoints::new(epoch_line(&self.curves, &|m| {
-                                m.val.and_then(|v| v.accuracy)
-                            })),
-                        )
-                        .color(Color32::from_rgb(220, 200, 60))
-                        .width(2.0),
-                    );
-                });
+        } else {
+            ctx.request_repaint();
+        }
+    }
+
+    /// Writes the per-epoch metrics to a CSV file the user picks; returns the message.
+    fn export_csv(&self) -> String {
+        if self.run.epochs.is_empty() {
+            return "Nothing to export yet: train first".into();
+        }
+        let Some(path) = rfd::FileDialog::new()
+            .add_filter("CSV", &["csv"])
+            .set_file_name("metrics.csv")
+            .save_file()
+        else {
+            return String::new();
+        };
+        match crate::train::metrics_csv(&self.run.epochs)
+            .and_then(|b| crate::project::write_atomic(&path, &b).map_err(|e| e.to_string()))
+        {
+            Ok(()) => format!("saved the metrics to {}", path.display()),
+            Err(e) => format!("could not save {}: {e}", path.display()),
         }
     }
 
@@ -513,12 +608,7 @@ impl TrainingPanel {
         cfg: &TrainingConfig,
         base: Option<&std::path::Path>,
     ) -> Option<Edit> {
-        let key = preview_key(cfg);
-        if self.preview.as_ref().is_none_or(|(k, _)| k != &key) {
-            // Files are read in the worker when training; the preview reads them too, once.
-            let loaded = Prepared::new(cfg, base).map_err(|e| e.to_string());
-            self.preview = Some((key, loaded));
-        }
+        self.ensure_preview(cfg, base);
         let Some((_, loaded)) = &self.preview else {
             return None;
         };
@@ -639,38 +729,49 @@ fn scatter(ui: &mut Ui, d: &Dataset) {
     });
 }
 
+/// One grey image of `h` x `w` values, scaled to its own range, `size` points wide.
+pub fn image_cell(ui: &mut Ui, s: &[f32], h: usize, w: usize, size: f32) -> egui::Response {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    let px = size / w.max(h) as f32;
+    let (lo, hi) = s
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    for y in 0..h {
+        for x in 0..w {
+            let v = ((s[y * w + x] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
+            let r = egui::Rect::from_min_size(
+                rect.min + egui::vec2(x as f32 * px, y as f32 * px),
+                egui::vec2(px, px),
+            );
+            painter.rect_filled(r, 0.0, Color32::from_gray((v * 255.0) as u8));
+        }
+    }
+    resp
+}
+
 fn image_grid(ui: &mut Ui, d: &Dataset, h: usize, w: usize) {
     let cols = 8;
     let cell = ((ui.available_width() / cols as f32) - 4.0).clamp(12.0, 48.0);
-    let px = cell / w.max(h) as f32;
-    egui::Grid::new("image-preview")
-        .spacing([4.0, 4.0])
-        .show(ui, |ui| {
-            for i in 0..d.len().min(32) {
-                let (rect, resp) =
-                    ui.allocate_exact_size(egui::vec2(cell, cell), egui::Sense::hover());
-                let painter = ui.painter_at(rect);
-                let s = d.sample(i);
-                let (lo, hi) = s
-                    .iter()
-                    .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-                for y in 0..h {
-                    for x in 0..w {
-                        let v = ((s[y * w + x] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
-                        let g = (v * 255.0) as u8;
-                        let r = egui::Rect::from_min_size(
-                            rect.min + egui::vec2(x as f32 * px, y as f32 * px),
-                            egui::vec2(px, px),
-                        );
-                        painter.rect_filled(r, 0.0, Color32::from_gray(g));
-                    }
-                }
-                resp.on_hover_text(format!("sample {i}, label {}", d.targets[i]));
-                if (i + 1) % cols == 0 {
-                    ui.end_row();
-                }
+    egui::Grid::new("image-preview").spacing([4.0, 4.0]).show(ui, |ui| {
+        for i in 0..d.len().min(32) {
+            image_cell(ui, d.sample(i), h, w, cell)
+                .on_hover_text(format!("sample {i}, label {}", d.targets[i]));
+            if (i + 1) % cols == 0 {
+                ui.end_row();
             }
-        });
+        }
+    });
+}
+
+/// `m:ss` or `h:mm:ss`.
+fn clock(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {

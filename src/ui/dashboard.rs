@@ -1,0 +1,585 @@
+//! The training dashboard: loss and accuracy curves (log scale, smoothing, the previous run
+//! in grey), and one view at a time of the decision boundary or fitted curve, activation
+//! histograms over time, weight and gradient histograms, gradient norms per layer, the
+//! confusion matrix with misclassified images, and the data. Everything is drawn from the
+//! worker's `Snapshot`s; nothing here computes with burn.
+
+use egui::{Color32, Rect, Sense, Ui, pos2, vec2};
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotImage, PlotPoint, PlotPoints, Points};
+
+use crate::data::Dataset;
+use crate::graph::{NodeId, fmt_number};
+use crate::train::stats::Histogram;
+use crate::train::{EpochMetrics, Snapshot};
+
+use super::training::class_color;
+
+/// Columns kept in the over-time views (older ones are thinned out, not dropped).
+const HISTORY: usize = 120;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Boundary,
+    Activations,
+    Weights,
+    GradNorms,
+    Confusion,
+    Data,
+}
+
+impl View {
+    pub const ALL: [View; 6] = [
+        View::Boundary,
+        View::Activations,
+        View::Weights,
+        View::GradNorms,
+        View::Confusion,
+        View::Data,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Boundary => "Boundary / fit",
+            View::Activations => "Activations",
+            View::Weights => "Weights & grads",
+            View::GradNorms => "Gradient norms",
+            View::Confusion => "Confusion",
+            View::Data => "Data",
+        }
+    }
+}
+
+/// One run's curves and snapshots.
+#[derive(Clone, Default)]
+pub struct Run {
+    /// (step, mini-batch loss).
+    pub batch_loss: Vec<[f64; 2]>,
+    pub epochs: Vec<EpochMetrics>,
+    pub latest: Option<Snapshot>,
+    /// (step, every activation histogram), thinned to `HISTORY`.
+    pub activations: Vec<(usize, Vec<(NodeId, String, Histogram)>)>,
+    /// (step, gradient norm per parameter).
+    pub grad_norms: Vec<(usize, Vec<f64>)>,
+    pub param_labels: Vec<String>,
+    /// The boundary image of the latest snapshot (kept alive while it is drawn).
+    boundary_texture: Option<(usize, egui::TextureHandle)>,
+}
+
+impl Run {
+    pub fn push_snapshot(&mut self, s: Snapshot) {
+        if self.activations.last().is_none_or(|(st, _)| *st != s.step) {
+            self.activations.push((s.step, s.activations.clone()));
+            self.grad_norms
+                .push((s.step, s.params.iter().map(|p| p.grad_norm).collect()));
+            if self.activations.len() > HISTORY {
+                thin(&mut self.activations);
+            }
+        }
+        self.param_labels = s.params.iter().map(|p| p.label.clone()).collect();
+        self.latest = Some(s);
+    }
+}
+
+/// Keeps every other entry (and always the last).
+fn thin<X>(v: &mut Vec<X>) {
+    let last = v.pop();
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        i % 2 == 1
+    });
+    v.extend(last);
+}
+
+/// The curve options.
+#[derive(Clone, Debug)]
+pub struct CurveOptions {
+    pub log: bool,
+    /// Exponential moving average of the batch loss, 0 (none) to 0.99.
+    pub smoothing: f64,
+    pub by_epoch: bool,
+}
+
+impl Default for CurveOptions {
+    fn default() -> Self {
+        Self {
+            log: false,
+            smoothing: 0.6,
+            by_epoch: false,
+        }
+    }
+}
+
+/// Exponential moving average, TensorBoard's smoothing.
+pub fn smooth(points: &[[f64; 2]], weight: f64) -> Vec<[f64; 2]> {
+    let w = weight.clamp(0.0, 0.999);
+    let mut acc = None;
+    points
+        .iter()
+        .map(|&[x, y]| {
+            let v = match acc {
+                None => y,
+                Some(a) => w * a + (1.0 - w) * y,
+            };
+            acc = Some(v);
+            [x, v]
+        })
+        .collect()
+}
+
+/// The curve and point under the pointer, for hover labels with exact values.
+fn near<'a>(h: &egui_plot::HoverPosition<'a>) -> Option<(&'a str, PlotPoint)> {
+    match h {
+        egui_plot::HoverPosition::NearDataPoint {
+            plot_name,
+            position,
+            ..
+        } => Some((plot_name, *position)),
+        egui_plot::HoverPosition::Elsewhere { .. } => None,
+    }
+}
+
+fn ylog(v: f64, log: bool) -> f64 {
+    if log { v.max(1e-12).log10() } else { v }
+}
+
+/// Loss and accuracy against step or epoch. Returns whether "PNG…" was clicked.
+pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut CurveOptions) -> bool {
+    let png = ui
+        .horizontal(|ui| {
+            ui.checkbox(&mut opt.log, "log scale");
+            ui.checkbox(&mut opt.by_epoch, "by epoch");
+            ui.label("smoothing");
+            ui.add(egui::Slider::new(&mut opt.smoothing, 0.0..=0.99).fixed_decimals(2));
+            ui.small_button("PNG…")
+                .on_hover_text("Save the curves as a PNG image")
+                .clicked()
+        })
+        .inner;
+    let x_of = |m: &EpochMetrics| {
+        if opt.by_epoch {
+            m.epoch as f64
+        } else {
+            m.step as f64
+        }
+    };
+    let epoch_pts = |r: &Run, f: &dyn Fn(&EpochMetrics) -> Option<f64>, log: bool| -> Vec<[f64; 2]> {
+        r.epochs
+            .iter()
+            .filter_map(|m| f(m).map(|v| [x_of(m), ylog(v, log)]))
+            .collect()
+    };
+    let log = opt.log;
+    let steps_per_epoch = run
+        .epochs
+        .first()
+        .map(|m| m.step.max(1) as f64 / m.epoch.max(1) as f64)
+        .unwrap_or(1.0);
+    let batch: Vec<[f64; 2]> = smooth(&run.batch_loss, opt.smoothing)
+        .into_iter()
+        .map(|[s, l]| {
+            let x = if opt.by_epoch { s / steps_per_epoch } else { s };
+            [x, ylog(l, log)]
+        })
+        .collect();
+    let classification = run.epochs.iter().any(|m| m.train.accuracy.is_some());
+    let h = if classification {
+        (ui.available_height() / 2.0 - 4.0).max(60.0)
+    } else {
+        ui.available_height().max(60.0)
+    };
+    let xlabel = if opt.by_epoch { "epoch" } else { "step" };
+    let fmt_y = move |v: f64| {
+        if log {
+            fmt_number(10f64.powf(v))
+        } else {
+            fmt_number(v)
+        }
+    };
+    Plot::new("loss-plot")
+        .height(h)
+        .legend(Legend::default())
+        .x_axis_label(xlabel)
+        .y_axis_label(if log { "loss (log)" } else { "loss" })
+        .y_axis_formatter(move |m, _| fmt_y(m.value))
+        .label_formatter(move |h| {
+            let (name, v) = near(h)?;
+            Some(format!(
+                "{name}\n{xlabel} {:.0}, loss {}",
+                v.x,
+                if log {
+                    fmt_number(10f64.powf(v.y))
+                } else {
+                    fmt_number(v.y)
+                }
+            ))
+        })
+        .show(ui, |p| {
+            if let Some(prev) = previous {
+                p.line(
+                    Line::new("previous run", PlotPoints::new(epoch_pts(prev, &|m| Some(m.train.loss), log)))
+                        .color(Color32::from_gray(120)),
+                );
+                p.line(
+                    Line::new(
+                        "previous val",
+                        PlotPoints::new(epoch_pts(prev, &|m| m.val.map(|v| v.loss), log)),
+                    )
+                    .color(Color32::from_gray(90)),
+                );
+            }
+            p.line(
+                Line::new("batch loss", PlotPoints::new(batch))
+                    .color(Color32::from_rgba_unmultiplied(100, 150, 255, 120)),
+            );
+            p.line(
+                Line::new("loss", PlotPoints::new(epoch_pts(run, &|m| Some(m.train.loss), log)))
+                    .color(Color32::from_rgb(80, 140, 255))
+                    .width(2.0),
+            );
+            p.line(
+                Line::new("val loss", PlotPoints::new(epoch_pts(run, &|m| m.val.map(|v| v.loss), log)))
+                    .color(Color32::from_rgb(255, 150, 60))
+                    .width(2.0),
+            );
+        });
+    if classification {
+        Plot::new("accuracy-plot")
+            .height(h)
+            .legend(Legend::default())
+            .include_y(0.0)
+            .include_y(1.0)
+            .x_axis_label(xlabel)
+            .y_axis_label("accuracy")
+            .label_formatter(move |h| {
+                let (name, v) = near(h)?;
+                Some(format!("{name}\n{xlabel} {:.0}, {:.2}%", v.x, 100.0 * v.y))
+            })
+            .show(ui, |p| {
+                if let Some(prev) = previous {
+                    p.line(
+                        Line::new("previous run", PlotPoints::new(epoch_pts(prev, &|m| m.train.accuracy, false)))
+                            .color(Color32::from_gray(120)),
+                    );
+                }
+                p.line(
+                    Line::new("accuracy", PlotPoints::new(epoch_pts(run, &|m| m.train.accuracy, false)))
+                        .color(Color32::from_rgb(80, 200, 120))
+                        .width(2.0),
+                );
+                p.line(
+                    Line::new(
+                        "val accuracy",
+                        PlotPoints::new(epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false)),
+                    )
+                    .color(Color32::from_rgb(220, 200, 60))
+                    .width(2.0),
+                );
+            });
+    }
+    png
+}
+
+/// The decision boundary (2-D classes) or the fitted curve (1-D regression) over the data.
+pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[usize]) {
+    let Some(s) = &run.latest else {
+        ui.weak("Train (or Step) to see what the network predicts.");
+        return;
+    };
+    if let Some(fit) = &s.fit {
+        Plot::new("fit-plot").legend(Legend::default()).show(ui, |p| {
+            if let Some(d) = data {
+                let pts: Vec<[f64; 2]> = (0..d.len())
+                    .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
+                    .collect();
+                p.points(Points::new("data", PlotPoints::new(pts)).radius(2.0).color(Color32::GRAY));
+            }
+            p.line(
+                Line::new("prediction", PlotPoints::new(fit.clone()))
+                    .color(Color32::from_rgb(255, 150, 60))
+                    .width(2.5),
+            );
+        });
+        return;
+    }
+    let Some(b) = &s.boundary else {
+        ui.weak("The boundary needs two features and classes (2-D datasets); the fitted curve one feature and a regression.");
+        return;
+    };
+    let n = b.grid.n;
+    if run.boundary_texture.as_ref().is_none_or(|(step, _)| *step != s.step) {
+        let mut pixels = Vec::with_capacity(n * n);
+        // Image rows run top-down; grid rows bottom-up.
+        for j in (0..n).rev() {
+            for i in 0..n {
+                let k = j * n + i;
+                let c = class_color(b.class[k] as usize);
+                let strength = ((b.confidence[k] - 0.3).max(0.0) / 0.7).clamp(0.15, 1.0) * 0.55;
+                pixels.push(Color32::from_rgba_unmultiplied(
+                    c.r(),
+                    c.g(),
+                    c.b(),
+                    (strength * 255.0) as u8,
+                ));
+            }
+        }
+        let image = egui::ColorImage::new([n, n], pixels);
+        let texture = ui
+            .ctx()
+            .load_texture("decision-boundary", image, egui::TextureOptions::LINEAR);
+        run.boundary_texture = Some((s.step, texture));
+    }
+    let Some((_, texture)) = &run.boundary_texture else {
+        return;
+    };
+    let (x0, x1) = b.grid.x;
+    let (y0, y1) = b.grid.y;
+    ui.weak("Colour: the predicted class (paler where the network is unsure). Filled dots: training samples; rings: validation.");
+    Plot::new("boundary-plot")
+        .data_aspect(1.0)
+        .show(ui, |p| {
+            p.image(PlotImage::new(
+                "boundary",
+                texture,
+                PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+                vec2((x1 - x0) as f32, (y1 - y0) as f32),
+            ));
+            let Some(d) = data else { return };
+            let classes = d.classes().unwrap_or(1);
+            let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
+            for c in 0..classes {
+                for (set, hollow) in [("training", false), ("validation", true)] {
+                    let pts: Vec<[f64; 2]> = (0..d.len())
+                        .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
+                        .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
+                        .collect();
+                    p.points(
+                        Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
+                            .radius(if hollow { 3.5 } else { 2.5 })
+                            .filled(!hollow)
+                            .color(class_color(c)),
+                    );
+                }
+            }
+        });
+}
+
+/// The distribution of one node's output over time (a strip like TensorBoard's), or every
+/// node's latest histogram when none is selected.
+pub fn activations_ui(ui: &mut Ui, run: &Run, selected: Option<NodeId>) {
+    let Some(latest) = &run.latest else {
+        ui.weak("Train (or Step) to see activations.");
+        return;
+    };
+    let chosen = selected.and_then(|id| latest.activations.iter().find(|(n, _, _)| *n == id));
+    match chosen {
+        Some((id, name, h)) => {
+            ui.label(format!(
+                "{name}: its output over {} probe samples, over time (left: early, right: now). \
+                 {:.0}% of the values sit in the outer bins{}",
+                crate::train::PROBE,
+                100.0 * h.edge_share(),
+                if h.edge_share() > 0.5 { " (saturated)" } else { "" }
+            ));
+            let columns: Vec<(usize, &Histogram)> = run
+                .activations
+                .iter()
+                .filter_map(|(step, hs)| hs.iter().find(|(n, _, _)| n == id).map(|(_, _, h)| (*step, h)))
+                .collect();
+            let half = (ui.available_height() / 2.0).max(60.0);
+            strip(ui, &columns, half);
+            histogram_plot(ui, &format!("act-{}", id.0), "now", h, Color32::from_rgb(80, 140, 255), half - 8.0);
+        }
+        None => {
+            ui.weak("Select a node on the canvas to see its distribution over time. Latest, per node:");
+            small_multiples(ui, latest.activations.iter().map(|(_, n, h)| (n.as_str(), h, None)));
+        }
+    }
+}
+
+/// Value and gradient histograms of every parameter tensor.
+pub fn weights_ui(ui: &mut Ui, run: &Run) {
+    let Some(latest) = &run.latest else {
+        ui.weak("Train (or Step) to see weights and gradients.");
+        return;
+    };
+    ui.weak("Blue: values; orange: gradients dL/dW on the probe batch.");
+    small_multiples(
+        ui,
+        latest
+            .params
+            .iter()
+            .map(|p| (p.label.as_str(), &p.values, Some(&p.grads))),
+    );
+}
+
+fn small_multiples<'a>(
+    ui: &mut Ui,
+    items: impl Iterator<Item = (&'a str, &'a Histogram, Option<&'a Histogram>)>,
+) {
+    egui::ScrollArea::vertical().id_salt("small-multiples").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            for (name, h, g) in items {
+                ui.vertical(|ui| {
+                    ui.set_width(190.0);
+                    ui.label(name);
+                    histogram_plot(ui, &format!("hist-{name}"), name, h, Color32::from_rgb(80, 140, 255), 70.0);
+                    if let Some(g) = g {
+                        histogram_plot(ui, &format!("grad-{name}"), "gradient", g, Color32::from_rgb(255, 150, 60), 70.0);
+                    }
+                });
+            }
+        });
+    });
+}
+
+fn histogram_plot(ui: &mut Ui, id: &str, name: &str, h: &Histogram, color: Color32, height: f32) {
+    let w = h.bin_width();
+    let bars: Vec<Bar> = h
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| Bar::new(h.min + (i as f64 + 0.5) * w, c as f64).width(w))
+        .collect();
+    Plot::new(id)
+        .height(height)
+        .show_axes([true, false])
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .show(ui, |p| p.bar_chart(BarChart::new(name, bars).color(color)));
+}
+
+/// Histograms over time: one column per snapshot, darker where more values fall.
+fn strip(ui: &mut Ui, columns: &[(usize, &Histogram)], height: f32) {
+    let width = ui.available_width();
+    let (rect, resp) = ui.allocate_exact_size(vec2(width, height), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    if columns.is_empty() {
+        return;
+    }
+    let lo = columns.iter().map(|(_, h)| h.min).fold(f64::INFINITY, f64::min);
+    let hi = columns.iter().map(|(_, h)| h.max).fold(f64::NEG_INFINITY, f64::max);
+    let span = (hi - lo).max(1e-12);
+    let cw = width / columns.len() as f32;
+    let y_of = |v: f64| rect.bottom() - ((v - lo) / span) as f32 * rect.height();
+    let base = Color32::from_rgb(80, 140, 255);
+    for (k, (_, h)) in columns.iter().enumerate() {
+        let most = h.counts.iter().copied().max().unwrap_or(1).max(1) as f32;
+        let w = h.bin_width();
+        for (b, &c) in h.counts.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let a = h.min + b as f64 * w;
+            let r = Rect::from_min_max(
+                pos2(rect.left() + k as f32 * cw, y_of(a + w)),
+                pos2(rect.left() + (k + 1) as f32 * cw, y_of(a).max(y_of(a + w) + 1.0)),
+            );
+            let t = (c as f32 / most).sqrt();
+            painter.rect_filled(r, 0.0, base.gamma_multiply(t));
+        }
+    }
+    let text = ui.visuals().text_color();
+    painter.text(rect.left_top() + vec2(4.0, 2.0), egui::Align2::LEFT_TOP, fmt_number(hi), egui::FontId::monospace(11.0), text);
+    painter.text(rect.left_bottom() + vec2(4.0, -2.0), egui::Align2::LEFT_BOTTOM, fmt_number(lo), egui::FontId::monospace(11.0), text);
+    if let Some(p) = resp.hover_pos() {
+        let k = (((p.x - rect.left()) / cw) as usize).min(columns.len() - 1);
+        let v = lo + ((rect.bottom() - p.y) / rect.height()) as f64 * span;
+        resp.on_hover_text(format!("step {}, value {}", columns[k].0, fmt_number(v)));
+    }
+}
+
+/// Gradient norm of every parameter against step: vanishing gradients show as early layers
+/// falling decades below the late ones (log scale).
+pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool) {
+    if run.grad_norms.is_empty() {
+        ui.weak("Train (or Step) to see gradient norms.");
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.checkbox(log, "log scale");
+        ui.weak("||dL/dW|| per parameter tensor on the probe batch");
+    });
+    let l = *log;
+    Plot::new("grad-norm-plot")
+        .legend(Legend::default())
+        .x_axis_label("step")
+        .y_axis_label(if l { "gradient norm (log)" } else { "gradient norm" })
+        .y_axis_formatter(move |m, _| {
+            if l {
+                fmt_number(10f64.powf(m.value))
+            } else {
+                fmt_number(m.value)
+            }
+        })
+        .label_formatter(move |h| {
+            let (name, p) = near(h)?;
+            let v = if l { 10f64.powf(p.y) } else { p.y };
+            Some(format!("{name}\nstep {:.0}: {}", p.x, fmt_number(v)))
+        })
+        .show(ui, |p| {
+            for (k, label) in run.param_labels.iter().enumerate() {
+                let pts: Vec<[f64; 2]> = run
+                    .grad_norms
+                    .iter()
+                    .filter_map(|(s, ns)| ns.get(k).map(|&n| [*s as f64, ylog(n, l)]))
+                    .collect();
+                p.line(Line::new(label.clone(), PlotPoints::new(pts)).color(class_color(k)).width(1.5));
+            }
+        });
+}
+
+/// Truth against prediction; for images, the misclassified ones.
+pub fn confusion_ui(ui: &mut Ui, run: &Run, data: Option<&Dataset>) {
+    let Some(c) = run.latest.as_ref().and_then(|s| s.confusion.as_ref()) else {
+        ui.weak("The confusion matrix needs a classification dataset; train (or Step) to see it.");
+        return;
+    };
+    ui.label(format!(
+        "On the {} set: rows are the true class, columns the predicted one ({:.1}% right)",
+        c.on,
+        100.0 * c.accuracy()
+    ));
+    let k = c.classes;
+    let cell = ((ui.available_width().min(ui.available_height() * 1.6) - 40.0) / (k as f32 + 1.0)).clamp(14.0, 40.0);
+    egui::Grid::new("confusion").spacing([2.0, 2.0]).show(ui, |ui| {
+        ui.label("");
+        for p in 0..k {
+            ui.label(egui::RichText::new(p.to_string()).weak());
+        }
+        ui.end_row();
+        for t in 0..k {
+            ui.label(egui::RichText::new(t.to_string()).weak());
+            let row: u32 = (0..k).map(|p| c.get(t, p)).sum::<u32>().max(1);
+            for p in 0..k {
+                let n = c.get(t, p);
+                let share = n as f32 / row as f32;
+                let color = if t == p {
+                    Color32::from_rgb(52, 168, 83).gamma_multiply(0.2 + 0.8 * share)
+                } else {
+                    Color32::from_rgb(234, 67, 53).gamma_multiply(if n == 0 { 0.05 } else { 0.3 + 0.7 * share })
+                };
+                let (rect, resp) = ui.allocate_exact_size(vec2(cell, cell * 0.7), Sense::hover());
+                ui.painter().rect_filled(rect, 2.0, color);
+                ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, n.to_string(), egui::FontId::monospace(11.0), ui.visuals().strong_text_color());
+                resp.on_hover_text(format!("true {t}, predicted {p}: {n}"));
+            }
+            ui.end_row();
+        }
+    });
+    if let (Some(d), Some((h, w))) = (data, data.and_then(|d| d.image)) {
+        if !c.wrong.is_empty() {
+            ui.label("Misclassified (true → predicted):");
+            ui.horizontal_wrapped(|ui| {
+                for &(row, pred) in &c.wrong {
+                    ui.vertical(|ui| {
+                        super::training::image_cell(ui, d.sample(row), h, w, 36.0);
+                        ui.small(format!("{} → {pred}", d.targets[row]));
+                    });
+                }
+            });
+        }
+    }
+}
