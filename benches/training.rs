@@ -36,6 +36,7 @@ fn run(name: &str, file: &str, batch: usize, secs: f64, dashboard: bool) -> f64 
     let mut config = project.training.clone().expect("training settings");
     config.batch_size = batch;
     config.epochs = usize::MAX / 2;
+    config.patience = 0; // no early stopping: measure steps, not a finished run
     config.device = DeviceChoice::Cpu;
     let prepared = Prepared::new(&config, path.parent()).expect("dataset");
     let device = TrainDevice::choose(DeviceChoice::Cpu).expect("cpu");
@@ -50,7 +51,8 @@ fn run(name: &str, file: &str, batch: usize, secs: f64, dashboard: bool) -> f64 
     let mut snapshots = 0;
     let mut snapshot_time = 0.0;
     while start.elapsed().as_secs_f64() < secs {
-        fresh.step().expect("step");
+        let r = fresh.step().expect("step");
+        assert!(r.finished.is_none(), "the run ended during the benchmark");
         samples += batch;
         if dashboard && clock.due(Instant::now()) {
             let t = Instant::now();

@@ -619,9 +619,7 @@ fn train_spiral_in_the_window_pause_inspect_save_and_reopen() {
 
     h.get_by_label("▶ Train").click();
     h.step();
-    step_until(&mut h, "three epochs", |a| {
-        a.training.run.epochs.len() >= 3
-    });
+    step_until(&mut h, "three epochs", |a| a.training.run.epochs.len() >= 3);
     h.get_by_label("⏸ Pause").click();
     step_until(&mut h, "the pause", |a| {
         a.training.state == RunState::Paused
@@ -711,7 +709,11 @@ fn the_dashboard_fills_in_while_the_spiral_trains() {
     h.run_ok();
     let run = &h.state().training.run;
     assert_eq!(run.epochs.len(), 15);
-    assert_eq!(run.batch_loss.len(), 15 * 15, "every step's loss, 15 steps per epoch");
+    assert_eq!(
+        run.batch_loss.len(),
+        15 * 15,
+        "every step's loss, 15 steps per epoch"
+    );
     let s = run.latest.as_ref().expect("a snapshot at the end");
     assert_eq!(s.step, 225);
     assert!(s.boundary.is_some());
@@ -725,7 +727,8 @@ fn the_dashboard_fills_in_while_the_spiral_trains() {
         assert_eq!(h.state().training.view, view);
         if view == View::Activations {
             assert!(
-                h.query_by_label_contains("h1: its output over 256 probe samples").is_some()
+                h.query_by_label_contains("h1: its output over 256 probe samples")
+                    .is_some()
             );
         }
     }

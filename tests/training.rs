@@ -376,7 +376,10 @@ fn the_worker_pauses_steps_and_stops() {
         e => panic!("{e:?}"),
     }
     // Paused at the start: nothing but the untrained network's snapshot until asked.
-    assert!(matches!(job.wait(Duration::from_secs(60)), Some(Event::Snapshot(_))));
+    assert!(matches!(
+        job.wait(Duration::from_secs(60)),
+        Some(Event::Snapshot(_))
+    ));
     assert!(job.wait(Duration::from_millis(300)).is_none());
     job.send(Command::Step);
     match next() {
@@ -409,7 +412,10 @@ fn the_worker_pauses_steps_and_stops() {
         e => panic!("{e:?}"),
     }
     drop(next);
-    assert!(snapshots >= 2, "a snapshot at each pause and at the end: {snapshots}");
+    assert!(
+        snapshots >= 2,
+        "a snapshot at each pause and at the end: {snapshots}"
+    );
 }
 
 #[test]
@@ -446,15 +452,28 @@ fn snapshots_show_the_boundary_histograms_and_confusion() {
     let names: Vec<&str> = s.activations.iter().map(|(_, n, _)| n.as_str()).collect();
     assert_eq!(names, ["dense1", "h1", "dense2", "h2", "logits", "loss"]);
     for (_, name, h) in &s.activations {
-        let per_sample = if name == "loss" { 1 } else if name == "logits" { 3 } else { 64 };
+        let per_sample = if name == "loss" {
+            1
+        } else if name == "logits" {
+            3
+        } else {
+            64
+        };
         assert_eq!(h.total() as usize, 256 * per_sample, "{name}");
     }
     let labels: Vec<&str> = s.params.iter().map(|p| p.label.as_str()).collect();
     assert_eq!(labels[0], "dense1.weight");
     assert_eq!(s.params[0].values.total(), 2 * 64);
-    assert!(s.params.iter().all(|p| p.grad_norm.is_finite() && p.grad_norm > 0.0));
+    assert!(
+        s.params
+            .iter()
+            .all(|p| p.grad_norm.is_finite() && p.grad_norm > 0.0)
+    );
     // The boundary agrees with the confusion matrix's accuracy on most of the data.
-    let b = s.boundary.as_ref().expect("two features and classes: a boundary");
+    let b = s
+        .boundary
+        .as_ref()
+        .expect("two features and classes: a boundary");
     assert_eq!(b.class.len(), 48 * 48);
     assert_eq!(b.class.iter().map(|&c| c as usize).max(), Some(2));
     let c = s.confusion.as_ref().unwrap();
@@ -495,6 +514,12 @@ fn vanishing_gradients_show_in_the_sigmoid_net_not_the_relu_net() {
     let sigmoid = norm("s_d1.weight") / norm("s_out.weight");
     let relu = norm("r_d1.weight") / norm("r_out.weight");
     eprintln!("first/last layer gradient norm: sigmoid {sigmoid:e}, relu {relu:e}");
-    assert!(sigmoid < 1e-2, "the sigmoid net's first layer barely learns: {sigmoid:e}");
-    assert!(relu > 100.0 * sigmoid, "the ReLU net's does: {relu:e} vs {sigmoid:e}");
+    assert!(
+        sigmoid < 1e-2,
+        "the sigmoid net's first layer barely learns: {sigmoid:e}"
+    );
+    assert!(
+        relu > 100.0 * sigmoid,
+        "the ReLU net's does: {relu:e} vs {sigmoid:e}"
+    );
 }

@@ -17,7 +17,7 @@ fn real_window_screenshot_under_xvfb() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("window.png");
     let status = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x800x24"])
+        .args(["-a", "-s", "-screen 0 1600x1000x24"])
         .arg(env!("CARGO_BIN_EXE_nodegrad"))
         .arg(common::project_path("computational-graph.ron"))
         .arg("--screenshot-to")

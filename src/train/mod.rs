@@ -573,9 +573,20 @@ impl Trainer {
 
     fn snapshot_inner(&self) -> Result<Snapshot, TrainError> {
         let data = &self.prepared.data;
-        let probe: Vec<usize> = self.prepared.split.train.iter().take(PROBE).copied().collect();
-        let (x, y) = self.model.batch(data, &probe, &self.device.device, self.dtype);
-        let vals = self.model.forward(x, y, &self.params, &self.fixed, self.eps());
+        let probe: Vec<usize> = self
+            .prepared
+            .split
+            .train
+            .iter()
+            .take(PROBE)
+            .copied()
+            .collect();
+        let (x, y) = self
+            .model
+            .batch(data, &probe, &self.device.device, self.dtype);
+        let vals = self
+            .model
+            .forward(x, y, &self.params, &self.fixed, self.eps());
         let loss = self
             .model
             .loss_of(&vals, probe.len())
@@ -586,9 +597,7 @@ impl Trainer {
             .model
             .activation_nodes()
             .into_iter()
-            .filter_map(|(pos, id, name)| {
-                vals[pos].clone().map(|t| (id, name, rb.push(t)))
-            })
+            .filter_map(|(pos, id, name)| vals[pos].clone().map(|t| (id, name, rb.push(t))))
             .collect();
         let params: Vec<(usize, Option<usize>)> = self
             .params

@@ -77,7 +77,12 @@ pub struct Grid {
 impl Grid {
     /// Around 2-D points (`xy` interleaved) with a 10% margin.
     pub fn around(xy: &[f32], n: usize) -> Self {
-        let mut b = [f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY];
+        let mut b = [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
         for p in xy.chunks_exact(2) {
             b[0] = b[0].min(p[0] as f64);
             b[1] = b[1].max(p[0] as f64);
@@ -146,12 +151,12 @@ impl Boundary {
                 class.push(u8::from(v > 0.5));
                 confidence.push(v.max(1.0 - v) as f32);
             } else {
-                let (k, _) = p
-                    .iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |(bk, bv), (k, &v)| {
-                        if v > bv { (k, v) } else { (bk, bv) }
-                    });
+                let (k, _) =
+                    p.iter()
+                        .enumerate()
+                        .fold((0, f64::NEG_INFINITY), |(bk, bv), (k, &v)| {
+                            if v > bv { (k, v) } else { (bk, bv) }
+                        });
                 // Softmax of the scores, so logits and probabilities read alike.
                 let m = p[k];
                 let z: f64 = p.iter().map(|v| (v - m).exp()).sum();
@@ -271,7 +276,9 @@ mod tests {
 
     #[test]
     fn a_saturated_layer_has_its_values_at_the_edges() {
-        let saturated: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 0.001 } else { 0.999 }).collect();
+        let saturated: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 0.001 } else { 0.999 })
+            .collect();
         assert_eq!(Histogram::of(&saturated, 10).edge_share(), 1.0);
         let spread: Vec<f64> = (0..100).map(|i| i as f64 / 99.0).collect();
         assert!((Histogram::of(&spread, 10).edge_share() - 0.2).abs() < 1e-9);
@@ -312,7 +319,10 @@ mod tests {
     #[test]
     fn confusion_counts_truth_against_prediction() {
         let mut c = Confusion::new(3, "validation");
-        for (row, (t, p)) in [(0, 0), (0, 1), (1, 1), (2, 2), (2, 0)].into_iter().enumerate() {
+        for (row, (t, p)) in [(0, 0), (0, 1), (1, 1), (2, 2), (2, 0)]
+            .into_iter()
+            .enumerate()
+        {
             c.add(row, t, p);
         }
         assert_eq!(c.get(0, 0), 1);
@@ -334,7 +344,10 @@ mod tests {
         assert!(!c.due(t0 + Duration::from_millis(399)));
         assert!(c.due(t0 + Duration::from_millis(400)));
         c.took(Duration::from_millis(1), t0);
-        assert!(c.due(t0 + Duration::from_millis(100)), "at least the minimum gap");
+        assert!(
+            c.due(t0 + Duration::from_millis(100)),
+            "at least the minimum gap"
+        );
         assert!(!c.due(t0 + Duration::from_millis(99)));
     }
 }

@@ -601,7 +601,7 @@ impl NodegradApp {
         }
         egui::Panel::bottom("training")
             .resizable(true)
-            .default_size(300.0)
+            .default_size(380.0)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.heading("Training");

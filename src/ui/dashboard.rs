@@ -163,12 +163,13 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             m.step as f64
         }
     };
-    let epoch_pts = |r: &Run, f: &dyn Fn(&EpochMetrics) -> Option<f64>, log: bool| -> Vec<[f64; 2]> {
-        r.epochs
-            .iter()
-            .filter_map(|m| f(m).map(|v| [x_of(m), ylog(v, log)]))
-            .collect()
-    };
+    let epoch_pts =
+        |r: &Run, f: &dyn Fn(&EpochMetrics) -> Option<f64>, log: bool| -> Vec<[f64; 2]> {
+            r.epochs
+                .iter()
+                .filter_map(|m| f(m).map(|v| [x_of(m), ylog(v, log)]))
+                .collect()
+        };
     let log = opt.log;
     let steps_per_epoch = run
         .epochs
@@ -217,8 +218,11 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
         .show(ui, |p| {
             if let Some(prev) = previous {
                 p.line(
-                    Line::new("previous run", PlotPoints::new(epoch_pts(prev, &|m| Some(m.train.loss), log)))
-                        .color(Color32::from_gray(120)),
+                    Line::new(
+                        "previous run",
+                        PlotPoints::new(epoch_pts(prev, &|m| Some(m.train.loss), log)),
+                    )
+                    .color(Color32::from_gray(120)),
                 );
                 p.line(
                     Line::new(
@@ -233,14 +237,20 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
                     .color(Color32::from_rgba_unmultiplied(100, 150, 255, 120)),
             );
             p.line(
-                Line::new("loss", PlotPoints::new(epoch_pts(run, &|m| Some(m.train.loss), log)))
-                    .color(Color32::from_rgb(80, 140, 255))
-                    .width(2.0),
+                Line::new(
+                    "loss",
+                    PlotPoints::new(epoch_pts(run, &|m| Some(m.train.loss), log)),
+                )
+                .color(Color32::from_rgb(80, 140, 255))
+                .width(2.0),
             );
             p.line(
-                Line::new("val loss", PlotPoints::new(epoch_pts(run, &|m| m.val.map(|v| v.loss), log)))
-                    .color(Color32::from_rgb(255, 150, 60))
-                    .width(2.0),
+                Line::new(
+                    "val loss",
+                    PlotPoints::new(epoch_pts(run, &|m| m.val.map(|v| v.loss), log)),
+                )
+                .color(Color32::from_rgb(255, 150, 60))
+                .width(2.0),
             );
         });
     if classification {
@@ -258,14 +268,20 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             .show(ui, |p| {
                 if let Some(prev) = previous {
                     p.line(
-                        Line::new("previous run", PlotPoints::new(epoch_pts(prev, &|m| m.train.accuracy, false)))
-                            .color(Color32::from_gray(120)),
+                        Line::new(
+                            "previous run",
+                            PlotPoints::new(epoch_pts(prev, &|m| m.train.accuracy, false)),
+                        )
+                        .color(Color32::from_gray(120)),
                     );
                 }
                 p.line(
-                    Line::new("accuracy", PlotPoints::new(epoch_pts(run, &|m| m.train.accuracy, false)))
-                        .color(Color32::from_rgb(80, 200, 120))
-                        .width(2.0),
+                    Line::new(
+                        "accuracy",
+                        PlotPoints::new(epoch_pts(run, &|m| m.train.accuracy, false)),
+                    )
+                    .color(Color32::from_rgb(80, 200, 120))
+                    .width(2.0),
                 );
                 p.line(
                     Line::new(
@@ -287,19 +303,25 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
         return;
     };
     if let Some(fit) = &s.fit {
-        Plot::new("fit-plot").legend(Legend::default()).show(ui, |p| {
-            if let Some(d) = data {
-                let pts: Vec<[f64; 2]> = (0..d.len())
-                    .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
-                    .collect();
-                p.points(Points::new("data", PlotPoints::new(pts)).radius(2.0).color(Color32::GRAY));
-            }
-            p.line(
-                Line::new("prediction", PlotPoints::new(fit.clone()))
-                    .color(Color32::from_rgb(255, 150, 60))
-                    .width(2.5),
-            );
-        });
+        Plot::new("fit-plot")
+            .legend(Legend::default())
+            .show(ui, |p| {
+                if let Some(d) = data {
+                    let pts: Vec<[f64; 2]> = (0..d.len())
+                        .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
+                        .collect();
+                    p.points(
+                        Points::new("data", PlotPoints::new(pts))
+                            .radius(2.0)
+                            .color(Color32::GRAY),
+                    );
+                }
+                p.line(
+                    Line::new("prediction", PlotPoints::new(fit.clone()))
+                        .color(Color32::from_rgb(255, 150, 60))
+                        .width(2.5),
+                );
+            });
         return;
     }
     let Some(b) = &s.boundary else {
@@ -307,7 +329,11 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
         return;
     };
     let n = b.grid.n;
-    if run.boundary_texture.as_ref().is_none_or(|(step, _)| *step != s.step) {
+    if run
+        .boundary_texture
+        .as_ref()
+        .is_none_or(|(step, _)| *step != s.step)
+    {
         let mut pixels = Vec::with_capacity(n * n);
         // Image rows run top-down; grid rows bottom-up.
         for j in (0..n).rev() {
@@ -324,9 +350,9 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
             }
         }
         let image = egui::ColorImage::new([n, n], pixels);
-        let texture = ui
-            .ctx()
-            .load_texture("decision-boundary", image, egui::TextureOptions::LINEAR);
+        let texture =
+            ui.ctx()
+                .load_texture("decision-boundary", image, egui::TextureOptions::LINEAR);
         run.boundary_texture = Some((s.step, texture));
     }
     let Some((_, texture)) = &run.boundary_texture else {
@@ -335,33 +361,31 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
     let (x0, x1) = b.grid.x;
     let (y0, y1) = b.grid.y;
     ui.weak("Colour: the predicted class (paler where the network is unsure). Filled dots: training samples; rings: validation.");
-    Plot::new("boundary-plot")
-        .data_aspect(1.0)
-        .show(ui, |p| {
-            p.image(PlotImage::new(
-                "boundary",
-                texture,
-                PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
-                vec2((x1 - x0) as f32, (y1 - y0) as f32),
-            ));
-            let Some(d) = data else { return };
-            let classes = d.classes().unwrap_or(1);
-            let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
-            for c in 0..classes {
-                for (set, hollow) in [("training", false), ("validation", true)] {
-                    let pts: Vec<[f64; 2]> = (0..d.len())
-                        .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
-                        .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
-                        .collect();
-                    p.points(
-                        Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
-                            .radius(if hollow { 3.5 } else { 2.5 })
-                            .filled(!hollow)
-                            .color(class_color(c)),
-                    );
-                }
+    Plot::new("boundary-plot").data_aspect(1.0).show(ui, |p| {
+        p.image(PlotImage::new(
+            "boundary",
+            texture,
+            PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+            vec2((x1 - x0) as f32, (y1 - y0) as f32),
+        ));
+        let Some(d) = data else { return };
+        let classes = d.classes().unwrap_or(1);
+        let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
+        for c in 0..classes {
+            for (set, hollow) in [("training", false), ("validation", true)] {
+                let pts: Vec<[f64; 2]> = (0..d.len())
+                    .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
+                    .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
+                    .collect();
+                p.points(
+                    Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
+                        .radius(if hollow { 3.5 } else { 2.5 })
+                        .filled(!hollow)
+                        .color(class_color(c)),
+                );
             }
-        });
+        }
+    });
 }
 
 /// The distribution of one node's output over time (a strip like TensorBoard's), or every
@@ -379,20 +403,43 @@ pub fn activations_ui(ui: &mut Ui, run: &Run, selected: Option<NodeId>) {
                  {:.0}% of the values sit in the outer bins{}",
                 crate::train::PROBE,
                 100.0 * h.edge_share(),
-                if h.edge_share() > 0.5 { " (saturated)" } else { "" }
+                if h.edge_share() > 0.5 {
+                    " (saturated)"
+                } else {
+                    ""
+                }
             ));
             let columns: Vec<(usize, &Histogram)> = run
                 .activations
                 .iter()
-                .filter_map(|(step, hs)| hs.iter().find(|(n, _, _)| n == id).map(|(_, _, h)| (*step, h)))
+                .filter_map(|(step, hs)| {
+                    hs.iter()
+                        .find(|(n, _, _)| n == id)
+                        .map(|(_, _, h)| (*step, h))
+                })
                 .collect();
             let half = (ui.available_height() / 2.0).max(60.0);
             strip(ui, &columns, half);
-            histogram_plot(ui, &format!("act-{}", id.0), "now", h, Color32::from_rgb(80, 140, 255), half - 8.0);
+            histogram_plot(
+                ui,
+                &format!("act-{}", id.0),
+                "now",
+                h,
+                Color32::from_rgb(80, 140, 255),
+                half - 8.0,
+            );
         }
         None => {
-            ui.weak("Select a node on the canvas to see its distribution over time. Latest, per node:");
-            small_multiples(ui, latest.activations.iter().map(|(_, n, h)| (n.as_str(), h, None)));
+            ui.weak(
+                "Select a node on the canvas to see its distribution over time. Latest, per node:",
+            );
+            small_multiples(
+                ui,
+                latest
+                    .activations
+                    .iter()
+                    .map(|(_, n, h)| (n.as_str(), h, None)),
+            );
         }
     }
 }
@@ -417,20 +464,36 @@ fn small_multiples<'a>(
     ui: &mut Ui,
     items: impl Iterator<Item = (&'a str, &'a Histogram, Option<&'a Histogram>)>,
 ) {
-    egui::ScrollArea::vertical().id_salt("small-multiples").show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            for (name, h, g) in items {
-                ui.vertical(|ui| {
-                    ui.set_width(190.0);
-                    ui.label(name);
-                    histogram_plot(ui, &format!("hist-{name}"), name, h, Color32::from_rgb(80, 140, 255), 70.0);
-                    if let Some(g) = g {
-                        histogram_plot(ui, &format!("grad-{name}"), "gradient", g, Color32::from_rgb(255, 150, 60), 70.0);
-                    }
-                });
-            }
+    egui::ScrollArea::vertical()
+        .id_salt("small-multiples")
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                for (name, h, g) in items {
+                    ui.vertical(|ui| {
+                        ui.set_width(190.0);
+                        ui.label(name);
+                        histogram_plot(
+                            ui,
+                            &format!("hist-{name}"),
+                            name,
+                            h,
+                            Color32::from_rgb(80, 140, 255),
+                            70.0,
+                        );
+                        if let Some(g) = g {
+                            histogram_plot(
+                                ui,
+                                &format!("grad-{name}"),
+                                "gradient",
+                                g,
+                                Color32::from_rgb(255, 150, 60),
+                                70.0,
+                            );
+                        }
+                    });
+                }
+            });
         });
-    });
 }
 
 fn histogram_plot(ui: &mut Ui, id: &str, name: &str, h: &Histogram, color: Color32, height: f32) {
@@ -459,8 +522,14 @@ fn strip(ui: &mut Ui, columns: &[(usize, &Histogram)], height: f32) {
     if columns.is_empty() {
         return;
     }
-    let lo = columns.iter().map(|(_, h)| h.min).fold(f64::INFINITY, f64::min);
-    let hi = columns.iter().map(|(_, h)| h.max).fold(f64::NEG_INFINITY, f64::max);
+    let lo = columns
+        .iter()
+        .map(|(_, h)| h.min)
+        .fold(f64::INFINITY, f64::min);
+    let hi = columns
+        .iter()
+        .map(|(_, h)| h.max)
+        .fold(f64::NEG_INFINITY, f64::max);
     let span = (hi - lo).max(1e-12);
     let cw = width / columns.len() as f32;
     let y_of = |v: f64| rect.bottom() - ((v - lo) / span) as f32 * rect.height();
@@ -475,15 +544,30 @@ fn strip(ui: &mut Ui, columns: &[(usize, &Histogram)], height: f32) {
             let a = h.min + b as f64 * w;
             let r = Rect::from_min_max(
                 pos2(rect.left() + k as f32 * cw, y_of(a + w)),
-                pos2(rect.left() + (k + 1) as f32 * cw, y_of(a).max(y_of(a + w) + 1.0)),
+                pos2(
+                    rect.left() + (k + 1) as f32 * cw,
+                    y_of(a).max(y_of(a + w) + 1.0),
+                ),
             );
             let t = (c as f32 / most).sqrt();
             painter.rect_filled(r, 0.0, base.gamma_multiply(t));
         }
     }
     let text = ui.visuals().text_color();
-    painter.text(rect.left_top() + vec2(4.0, 2.0), egui::Align2::LEFT_TOP, fmt_number(hi), egui::FontId::monospace(11.0), text);
-    painter.text(rect.left_bottom() + vec2(4.0, -2.0), egui::Align2::LEFT_BOTTOM, fmt_number(lo), egui::FontId::monospace(11.0), text);
+    painter.text(
+        rect.left_top() + vec2(4.0, 2.0),
+        egui::Align2::LEFT_TOP,
+        fmt_number(hi),
+        egui::FontId::monospace(11.0),
+        text,
+    );
+    painter.text(
+        rect.left_bottom() + vec2(4.0, -2.0),
+        egui::Align2::LEFT_BOTTOM,
+        fmt_number(lo),
+        egui::FontId::monospace(11.0),
+        text,
+    );
     if let Some(p) = resp.hover_pos() {
         let k = (((p.x - rect.left()) / cw) as usize).min(columns.len() - 1);
         let v = lo + ((rect.bottom() - p.y) / rect.height()) as f64 * span;
@@ -506,7 +590,11 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool) {
     Plot::new("grad-norm-plot")
         .legend(Legend::default())
         .x_axis_label("step")
-        .y_axis_label(if l { "gradient norm (log)" } else { "gradient norm" })
+        .y_axis_label(if l {
+            "gradient norm (log)"
+        } else {
+            "gradient norm"
+        })
         .y_axis_formatter(move |m, _| {
             if l {
                 fmt_number(10f64.powf(m.value))
@@ -526,7 +614,11 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool) {
                     .iter()
                     .filter_map(|(s, ns)| ns.get(k).map(|&n| [*s as f64, ylog(n, l)]))
                     .collect();
-                p.line(Line::new(label.clone(), PlotPoints::new(pts)).color(class_color(k)).width(1.5));
+                p.line(
+                    Line::new(label.clone(), PlotPoints::new(pts))
+                        .color(class_color(k))
+                        .width(1.5),
+                );
             }
         });
 }
@@ -543,32 +635,46 @@ pub fn confusion_ui(ui: &mut Ui, run: &Run, data: Option<&Dataset>) {
         100.0 * c.accuracy()
     ));
     let k = c.classes;
-    let cell = ((ui.available_width().min(ui.available_height() * 1.6) - 40.0) / (k as f32 + 1.0)).clamp(14.0, 40.0);
-    egui::Grid::new("confusion").spacing([2.0, 2.0]).show(ui, |ui| {
-        ui.label("");
-        for p in 0..k {
-            ui.label(egui::RichText::new(p.to_string()).weak());
-        }
-        ui.end_row();
-        for t in 0..k {
-            ui.label(egui::RichText::new(t.to_string()).weak());
-            let row: u32 = (0..k).map(|p| c.get(t, p)).sum::<u32>().max(1);
+    let cell = ((ui.available_width().min(ui.available_height() * 1.6) - 40.0) / (k as f32 + 1.0))
+        .clamp(14.0, 40.0);
+    egui::Grid::new("confusion")
+        .spacing([2.0, 2.0])
+        .show(ui, |ui| {
+            ui.label("");
             for p in 0..k {
-                let n = c.get(t, p);
-                let share = n as f32 / row as f32;
-                let color = if t == p {
-                    Color32::from_rgb(52, 168, 83).gamma_multiply(0.2 + 0.8 * share)
-                } else {
-                    Color32::from_rgb(234, 67, 53).gamma_multiply(if n == 0 { 0.05 } else { 0.3 + 0.7 * share })
-                };
-                let (rect, resp) = ui.allocate_exact_size(vec2(cell, cell * 0.7), Sense::hover());
-                ui.painter().rect_filled(rect, 2.0, color);
-                ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, n.to_string(), egui::FontId::monospace(11.0), ui.visuals().strong_text_color());
-                resp.on_hover_text(format!("true {t}, predicted {p}: {n}"));
+                ui.label(egui::RichText::new(p.to_string()).weak());
             }
             ui.end_row();
-        }
-    });
+            for t in 0..k {
+                ui.label(egui::RichText::new(t.to_string()).weak());
+                let row: u32 = (0..k).map(|p| c.get(t, p)).sum::<u32>().max(1);
+                for p in 0..k {
+                    let n = c.get(t, p);
+                    let share = n as f32 / row as f32;
+                    let color = if t == p {
+                        Color32::from_rgb(52, 168, 83).gamma_multiply(0.2 + 0.8 * share)
+                    } else {
+                        Color32::from_rgb(234, 67, 53).gamma_multiply(if n == 0 {
+                            0.05
+                        } else {
+                            0.3 + 0.7 * share
+                        })
+                    };
+                    let (rect, resp) =
+                        ui.allocate_exact_size(vec2(cell, cell * 0.7), Sense::hover());
+                    ui.painter().rect_filled(rect, 2.0, color);
+                    ui.painter().text(
+                        rect.center(),
+                        egui::Align2::CENTER_CENTER,
+                        n.to_string(),
+                        egui::FontId::monospace(11.0),
+                        ui.visuals().strong_text_color(),
+                    );
+                    resp.on_hover_text(format!("true {t}, predicted {p}: {n}"));
+                }
+                ui.end_row();
+            }
+        });
     if let (Some(d), Some((h, w))) = (data, data.and_then(|d| d.image)) {
         if !c.wrong.is_empty() {
             ui.label("Misclassified (true → predicted):");

@@ -24,22 +24,36 @@ pub use app::{AppConfig, NodegradApp};
 pub const APP_NAME: &str = "nodegrad";
 
 /// Opens the window; returns when it closes.
-pub fn run(config: AppConfig) -> anyhow::Result<()> {
+pub fn run(mut config: AppConfig) -> anyhow::Result<()> {
+    // A screenshot shows the app as a new user first sees it: no remembered window size,
+    // panel sizes or settings from earlier runs.
+    let fresh = config.screenshot_to.is_some();
+    let scratch = fresh
+        .then(|| std::env::temp_dir().join(format!("nodegrad-screenshot-{}", std::process::id())));
+    if config.storage_dir.is_none() {
+        config.storage_dir = scratch.clone();
+    }
     let options = eframe::NativeOptions {
+        persist_window: !fresh,
+        persistence_path: scratch.clone(),
         viewport: egui::ViewportBuilder::default()
             .with_title(APP_NAME)
-            .with_inner_size([1280.0, 800.0])
+            .with_inner_size([1440.0, 900.0])
             .with_min_inner_size([640.0, 400.0])
             .with_drag_and_drop(true)
             .with_app_id(APP_NAME),
         ..Default::default()
     };
-    eframe::run_native(
+    let result = eframe::run_native(
         APP_NAME,
         options,
         Box::new(move |cc| Ok(Box::new(NodegradApp::new(cc, config)))),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"));
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
 }
 
 /// The folder of example projects shipped with nodegrad.

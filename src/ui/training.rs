@@ -448,9 +448,7 @@ impl TrainingPanel {
                     ),
                     View::Activations => dashboard::activations_ui(ui, &self.run, selected),
                     View::Weights => dashboard::weights_ui(ui, &self.run),
-                    View::GradNorms => {
-                        dashboard::grad_norms_ui(ui, &self.run, &mut self.norms_log)
-                    }
+                    View::GradNorms => dashboard::grad_norms_ui(ui, &self.run, &mut self.norms_log),
                     View::Confusion => {
                         dashboard::confusion_ui(ui, &self.run, data.as_ref().map(|p| &p.data))
                     }
@@ -461,7 +459,11 @@ impl TrainingPanel {
                     }
                 }
                 if png {
-                    let label = self.view.label().to_lowercase().replace([' ', '/', '&'], "-");
+                    let label = self
+                        .view
+                        .label()
+                        .to_lowercase()
+                        .replace([' ', '/', '&'], "-");
                     self.request_png(ui.ctx(), view_rect, &label);
                 }
             });
@@ -753,15 +755,17 @@ pub fn image_cell(ui: &mut Ui, s: &[f32], h: usize, w: usize, size: f32) -> egui
 fn image_grid(ui: &mut Ui, d: &Dataset, h: usize, w: usize) {
     let cols = 8;
     let cell = ((ui.available_width() / cols as f32) - 4.0).clamp(12.0, 48.0);
-    egui::Grid::new("image-preview").spacing([4.0, 4.0]).show(ui, |ui| {
-        for i in 0..d.len().min(32) {
-            image_cell(ui, d.sample(i), h, w, cell)
-                .on_hover_text(format!("sample {i}, label {}", d.targets[i]));
-            if (i + 1) % cols == 0 {
-                ui.end_row();
+    egui::Grid::new("image-preview")
+        .spacing([4.0, 4.0])
+        .show(ui, |ui| {
+            for i in 0..d.len().min(32) {
+                image_cell(ui, d.sample(i), h, w, cell)
+                    .on_hover_text(format!("sample {i}, label {}", d.targets[i]));
+                if (i + 1) % cols == 0 {
+                    ui.end_row();
+                }
             }
-        }
-    });
+        });
 }
 
 /// `m:ss` or `h:mm:ss`.
