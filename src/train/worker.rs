@@ -73,7 +73,7 @@ pub enum FinishReason {
 /// The most of the training time dashboard snapshots may take.
 pub const SNAPSHOT_SHARE: f64 = 0.05;
 /// And never more often than this.
-pub const SNAPSHOT_MIN_GAP: Duration = Duration::from_millis(150);
+pub const SNAPSHOT_MIN_GAP: Duration = Duration::from_millis(50);
 
 pub struct TrainJob {
     commands: Sender<Command>,

@@ -577,13 +577,14 @@ fn strip(ui: &mut Ui, columns: &[(usize, &Histogram)], height: f32) {
 
 /// Gradient norm of every parameter against step: vanishing gradients show as early layers
 /// falling decades below the late ones (log scale).
-pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool) {
+pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool, biases: &mut bool) {
     if run.grad_norms.is_empty() {
         ui.weak("Train (or Step) to see gradient norms.");
         return;
     }
     ui.horizontal(|ui| {
         ui.checkbox(log, "log scale");
+        ui.checkbox(biases, "biases");
         ui.weak("||dL/dW|| per parameter tensor on the probe batch");
     });
     let l = *log;
@@ -608,7 +609,17 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool) {
             Some(format!("{name}\nstep {:.0}: {}", p.x, fmt_number(v)))
         })
         .show(ui, |p| {
-            for (k, label) in run.param_labels.iter().enumerate() {
+            let shown: Vec<(usize, &String)> = run
+                .param_labels
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| *biases || !l.ends_with(".bias"))
+                .collect();
+            let n = shown.len().max(1);
+            for (i, &(k, label)) in shown.iter().enumerate() {
+                // Hues from red (first layers) to violet (last), so depth reads as colour.
+                let color: Color32 =
+                    egui::ecolor::Hsva::new(0.8 * i as f32 / n as f32, 0.75, 0.95, 1.0).into();
                 let pts: Vec<[f64; 2]> = run
                     .grad_norms
                     .iter()
@@ -616,7 +627,7 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool) {
                     .collect();
                 p.line(
                     Line::new(label.clone(), PlotPoints::new(pts))
-                        .color(class_color(k))
+                        .color(color)
                         .width(1.5),
                 );
             }

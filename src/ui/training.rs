@@ -43,6 +43,9 @@ pub struct TrainingPanel {
     pub view: View,
     pub curve_options: CurveOptions,
     pub norms_log: bool,
+    pub norms_biases: bool,
+    /// Set once the user picks a view; until then each run shows what fits its data.
+    view_chosen: bool,
     /// A plot to save as PNG once the screenshot of this frame arrives.
     png_request: Option<(PathBuf, egui::Rect)>,
     pub steps_per_epoch: usize,
@@ -84,6 +87,8 @@ impl Default for TrainingPanel {
             view: View::Boundary,
             curve_options: CurveOptions::default(),
             norms_log: true,
+            norms_biases: false,
+            view_chosen: false,
             png_request: None,
             steps_per_epoch: 0,
             train_count: 0,
@@ -230,7 +235,18 @@ impl TrainingPanel {
                     self.epoch = m.epoch;
                     self.run.epochs.push(m);
                 }
-                Event::Snapshot(s) => self.run.push_snapshot(*s),
+                Event::Snapshot(s) => {
+                    if !self.view_chosen {
+                        self.view = if s.boundary.is_some() || s.fit.is_some() {
+                            View::Boundary
+                        } else if s.confusion.is_some() {
+                            View::Confusion
+                        } else {
+                            View::GradNorms
+                        };
+                    }
+                    self.run.push_snapshot(*s);
+                }
                 Event::Paused { weights: w } => {
                     self.state = RunState::Paused;
                     weights = Some(w);
@@ -427,7 +443,9 @@ impl TrainingPanel {
                 let mut png = false;
                 ui.horizontal_wrapped(|ui| {
                     for v in View::ALL {
-                        ui.selectable_value(&mut self.view, v, v.label());
+                        if ui.selectable_value(&mut self.view, v, v.label()).clicked() {
+                            self.view_chosen = true;
+                        }
                     }
                     png = ui
                         .small_button("PNG…")
@@ -448,7 +466,12 @@ impl TrainingPanel {
                     ),
                     View::Activations => dashboard::activations_ui(ui, &self.run, selected),
                     View::Weights => dashboard::weights_ui(ui, &self.run),
-                    View::GradNorms => dashboard::grad_norms_ui(ui, &self.run, &mut self.norms_log),
+                    View::GradNorms => dashboard::grad_norms_ui(
+                        ui,
+                        &self.run,
+                        &mut self.norms_log,
+                        &mut self.norms_biases,
+                    ),
                     View::Confusion => {
                         dashboard::confusion_ui(ui, &self.run, data.as_ref().map(|p| &p.data))
                     }
