@@ -5,6 +5,7 @@ mod common;
 
 use nodegrad::analysis::analyze;
 use nodegrad::exec::Engine;
+use nodegrad::graph::ops::Padding;
 use nodegrad::graph::{Array, Graph, Init, NodeId, Op, numel};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -65,10 +66,13 @@ fn check(op: Op, inputs: &[(&[usize], Domain)], seed: u64) {
     g.output = Some(s);
     // Freeze the op's own tensors (Dense weight, PReLU alpha) so perturbing them is possible.
     let owned = analyze(&g).owned[&node].clone();
-    for spec in owned.iter().filter(|t| t.trainable) {
+    for spec in &owned {
         let mut init = sample(&mut rng, &spec.shape, Domain::Any);
         if spec.key == "alpha" {
             init = Array::scalar(0.3);
+        }
+        if spec.key == "running_var" {
+            init = sample(&mut rng, &spec.shape, Domain::Positive);
         }
         g.set_tensor(node, spec.key, init).unwrap();
     }
@@ -172,6 +176,45 @@ fn every_op_matches_finite_differences() {
             },
             vec![(v3, Any)],
         ),
+        (
+            Op::Conv2d {
+                filters: 3,
+                kernel: 3,
+                stride: 1,
+                padding: Padding::Valid,
+                bias: true,
+                init: Init::Zeros,
+            },
+            vec![(&[2, 5, 5], Any)],
+        ),
+        (
+            Op::Conv2d {
+                filters: 2,
+                kernel: 3,
+                stride: 2,
+                padding: Padding::Same,
+                bias: false,
+                init: Init::Zeros,
+            },
+            vec![(&[6, 6], Any)],
+        ),
+        (
+            Op::Conv2d {
+                filters: 2,
+                kernel: 2,
+                stride: 1,
+                padding: Padding::Explicit(1),
+                bias: true,
+                init: Init::Zeros,
+            },
+            vec![(&[1, 3, 3], Any)],
+        ),
+        (Op::MaxPool2d { kernel: 2, stride: 2 }, vec![(&[2, 4, 4], Any)]),
+        (Op::MaxPool2d { kernel: 3, stride: 1 }, vec![(&[1, 4, 5], Any)]),
+        (Op::AvgPool2d { kernel: 2, stride: 2 }, vec![(&[2, 4, 5], Any)]),
+        (Op::Dropout { p: 0.5 }, vec![(v3, Any)]),
+        (Op::BatchNorm { momentum: 0.1 }, vec![(&[2, 3, 3], Any)]),
+        (Op::BatchNorm { momentum: 0.1 }, vec![(&[4], Any)]),
         (Op::Identity, vec![(v3, Any)]),
         (Op::Step, vec![(v3, Any)]),
         (Op::Sigmoid, vec![(m23, Any)]),

@@ -1,7 +1,9 @@
 //! The burn forward of every op, on the layout of `layout.rs`. Shapes were checked by
 //! analysis, so nothing here can meet a shape burn would panic on.
 
-use burn::tensor::{Tensor, activation};
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::{Distribution, Tensor, activation};
 
 use super::layout::{RANK, axis, canon, phys};
 use crate::graph::{Op, numel};
@@ -17,6 +19,8 @@ pub struct OpInputs<'a> {
     pub out_shape: &'a [usize],
     /// Clamp for BCE: probabilities are kept in [eps, 1 - eps].
     pub eps: f64,
+    /// Training: Dropout drops, BatchNorm uses the batch's statistics.
+    pub training: bool,
 }
 
 impl OpInputs<'_> {
@@ -79,6 +83,56 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
                 .reshape([batch, 1, 1, units])
                 + b
         }
+        Op::Conv2d {
+            kernel,
+            stride,
+            padding,
+            ..
+        } => {
+            let w = inp.owned("weight")?; // [F, C, K, K]
+            let f = w.dims()[0];
+            let b = inp.owned("bias").map(|b| b.reshape([f]));
+            let p = padding.amount(*kernel);
+            let xv = x(0, &mut inp); // [B, C, H, W] (a [H, W] input is [B, 1, H, W])
+            conv2d(xv, w, b, ConvOptions::new([*stride; 2], [p; 2], [1; 2], 1))
+        }
+        Op::MaxPool2d { kernel, stride } => max_pool2d(
+            x(0, &mut inp),
+            MaxPoolOptions::new([*kernel; 2]).with_stride([*stride; 2]),
+        ),
+        Op::AvgPool2d { kernel, stride } => avg_pool2d(
+            x(0, &mut inp),
+            AvgPoolOptions::new([*kernel; 2]).with_stride([*stride; 2]),
+        ),
+        Op::Dropout { p } => {
+            let v = x(0, &mut inp);
+            if inp.training && *p > 0.0 {
+                let keep = v.random_like(Distribution::Bernoulli(1.0 - p));
+                v * keep / (1.0 - p)
+            } else {
+                v
+            }
+        }
+        Op::BatchNorm { .. } => {
+            let v = x(0, &mut inp);
+            let per_channel = r0 == 3;
+            let along = |t: T| {
+                if per_channel {
+                    let c = t.dims()[3];
+                    t.reshape([1, c, 1, 1])
+                } else {
+                    t
+                }
+            };
+            let (mean, var) = if inp.training {
+                batch_stats(v.clone(), per_channel)
+            } else {
+                (along(inp.owned("running_mean")?), along(inp.owned("running_var")?))
+            };
+            let gamma = along(inp.owned("gamma")?);
+            let beta = along(inp.owned("beta")?);
+            (v - mean) / (var + BN_EPS).sqrt() * gamma + beta
+        }
         Op::Step => {
             let v = x(0, &mut inp);
             let dtype = v.dtype();
@@ -136,6 +190,18 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
         }
     };
     Some(canon(t, out))
+}
+
+/// Added to the variance before the square root in BatchNorm.
+pub const BN_EPS: f64 = 1e-5;
+
+/// A batch's mean and (biased) variance per channel ([1, C, 1, 1]) or per feature
+/// ([1, 1, 1, n]).
+pub fn batch_stats(v: T, per_channel: bool) -> (T, T) {
+    let dims: &[usize] = if per_channel { &[0, 2, 3] } else { &[0, 1, 2] };
+    let mean = v.clone().mean_dims(dims);
+    let var = (v - mean.clone()).powf_scalar(2.0).mean_dims(dims);
+    (mean, var)
 }
 
 /// Per-sample axis `a` (negative counts from the end); analysis has checked it is in range.

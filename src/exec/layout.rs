@@ -32,9 +32,15 @@ pub fn canon(t: Tensor<RANK>, shape: &[usize]) -> Tensor<RANK> {
     if t.dims() == want { t } else { t.reshape(want) }
 }
 
-/// Uploads an array as a batch of one.
+/// Uploads an array as a batch of one; a rank-4 array (a Conv2d kernel [F, C, K, K]) keeps
+/// its own dimensions.
 pub fn upload(a: &Array, device: &Device, dtype: DType) -> Tensor<RANK> {
-    let data = TensorData::new(a.data().to_vec(), phys(1, a.shape()).to_vec()).convert_dtype(dtype);
+    let dims = if a.shape().len() == RANK {
+        a.shape().to_vec()
+    } else {
+        phys(1, a.shape()).to_vec()
+    };
+    let data = TensorData::new(a.data().to_vec(), dims).convert_dtype(dtype);
     Tensor::from_data(data, (device, dtype))
 }
 

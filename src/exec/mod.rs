@@ -175,6 +175,7 @@ impl Engine {
                         owned: owned.clone(),
                         out_shape,
                         eps: self.eps(),
+                        training: false,
                     },
                 )
             };

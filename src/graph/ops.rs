@@ -55,6 +55,33 @@ pub enum Op {
         units: usize,
         init: Init,
     },
+    /// 2-D convolution over a [C, H, W] input (a [H, W] input is one channel).
+    Conv2d {
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+        bias: bool,
+        init: Init,
+    },
+    MaxPool2d {
+        kernel: usize,
+        stride: usize,
+    },
+    AvgPool2d {
+        kernel: usize,
+        stride: usize,
+    },
+    /// Zeroes each value with probability p while training (and scales the rest by
+    /// 1/(1-p)); the identity otherwise.
+    Dropout {
+        p: f64,
+    },
+    /// Normalizes each channel (or feature) with the batch's mean and variance while
+    /// training, with running averages otherwise; then scales by gamma and shifts by beta.
+    BatchNorm {
+        momentum: f64,
+    },
     // Activations
     Identity,
     Step,
@@ -77,6 +104,42 @@ pub enum Op {
     /// can prove the gradient check catches a broken op. Never in menus or release builds.
     #[cfg(feature = "test-ops")]
     TestBrokenSquare,
+}
+
+/// Zero padding around a convolution's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Padding {
+    /// None: the output shrinks by kernel - 1.
+    Valid,
+    /// (kernel - 1) / 2 on each side (odd kernels): stride 1 keeps the size.
+    Same,
+    /// This many zeros on each side.
+    Explicit(usize),
+}
+
+impl Padding {
+    /// Zeros on each side for `kernel`.
+    pub fn amount(self, kernel: usize) -> usize {
+        match self {
+            Padding::Valid => 0,
+            Padding::Same => kernel.saturating_sub(1) / 2,
+            Padding::Explicit(p) => p,
+        }
+    }
+}
+
+/// The lecture's formula: floor((W - K + 2P) / S) + 1, or why it has no answer.
+pub fn conv_out(w: usize, k: usize, p: usize, s: usize, what: &str) -> Result<usize, String> {
+    if k == 0 || s == 0 {
+        return Err(format!("{what}: kernel and stride must be at least 1"));
+    }
+    if w + 2 * p < k {
+        return Err(format!(
+            "kernel {k} is larger than the input {w} plus padding 2*{p}: use a smaller kernel, \
+             more padding, or a bigger input"
+        ));
+    }
+    Ok((w + 2 * p - k) / s + 1)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -160,8 +223,22 @@ pub const BCE_EPS_F32: f64 = 1e-7;
 
 const SAME: &str = "output shape = input shape";
 const BROADCAST: &str = "shapes broadcast as in NumPy (right-aligned; a dimension of 1 stretches)";
+const CONV_SHAPE: &str = "[C, H, W] -> [filters, H', W'], H' = floor((H - K + 2P) / S) + 1 (the same for W); a [H, W] input is one channel";
+const POOL_SHAPE: &str = "[C, H, W] -> [C, H', W'], H' = floor((H - K) / S) + 1";
 const LOSS_SHAPE: &str =
     "pred and target hold the same number of values; output is a scalar per sample";
+
+/// (channels, height, width) of an image input: [C, H, W], or [H, W] as one channel.
+pub fn image_dims(s: &[usize]) -> Result<(usize, usize, usize), String> {
+    match s {
+        [h, w] => Ok((1, *h, *w)),
+        [c, h, w] => Ok((*c, *h, *w)),
+        _ => Err(format!(
+            "expects an image [C, H, W] (or [H, W]), got {}: give the Input that shape or Reshape it",
+            fmt_shape(s)
+        )),
+    }
+}
 
 impl Op {
     #[rustfmt::skip]
@@ -189,6 +266,11 @@ impl Op {
             Op::Flatten => spec!("Flatten", Math, "flatten", ["x"], "All values in one vector", "f(x) = x", "the gradient is reshaped back", "[d1, d2, ...] -> [d1 * d2 * ...]"),
             Op::Concat { .. } => spec!("Concat", Math, "concat", [], "Join inputs along an axis (scalars join into a vector)", "f(x, y) = [x, y]", "each input receives its slice of the gradient", "sizes add along the axis; other dimensions must agree"),
             Op::Dense { .. } => spec!("Dense", Layers, "dense", ["x"], "Fully connected layer with its own weight W [n, units] and bias b [units]", "f(x) = x W + b", "dJ/dx = dJ/df W^T, dJ/dW = x^T dJ/df, dJ/db = dJ/df", "[n] -> [units]; parameters (n + 1) * units"),
+            Op::Conv2d { .. } => spec!("Conv2d", Layers, "conv", ["x"], "2-D convolution: filters slide a K x K kernel over every input channel", "f(x)[f, i, j] = b[f] + sum_c sum_u sum_v W[f, c, u, v] x[c, S i + u - P, S j + v - P]", "dJ/dW = correlation of x with dJ/df; dJ/dx = full convolution of dJ/df with the flipped kernels; dJ/db[f] = sum over positions of dJ/df[f]", CONV_SHAPE),
+            Op::MaxPool2d { .. } => spec!("MaxPool2d", Layers, "maxpool", ["x"], "Largest value of each K x K window, channel by channel", "f(x)[c, i, j] = max over the window at (S i, S j) of x[c]", "the gradient goes to the window's largest input only", POOL_SHAPE),
+            Op::AvgPool2d { .. } => spec!("AvgPool2d", Layers, "avgpool", ["x"], "Mean of each K x K window, channel by channel", "f(x)[c, i, j] = (1/K^2) sum over the window of x[c]", "each input of a window gets 1/K^2 of the window's gradient", POOL_SHAPE),
+            Op::Dropout { .. } => spec!("Dropout", Layers, "dropout", ["x"], "While training, zeroes each value with probability p and scales the rest by 1/(1-p); otherwise passes values through", "f(x) = m * x / (1 - p), m ~ Bernoulli(1 - p) (training); f(x) = x (otherwise)", "df/dx = m / (1 - p) (training); 1 (otherwise)", SAME),
+            Op::BatchNorm { .. } => spec!("BatchNorm", Layers, "batchnorm", ["x"], "Normalizes each channel by the batch's mean and variance (training) or running averages (otherwise), then scales by gamma and shifts by beta", "f(x) = gamma (x - mean) / sqrt(var + 1e-5) + beta", "through gamma, beta, and (training) the batch mean and variance", "same shape; one gamma and beta per channel (the first axis of [C, H, W]) or per feature of a vector"),
             Op::Identity => spec!("Identity", Activations, "identity", ["x"], "Linear activation: passes values through", "f(x) = x", "f'(x) = 1", SAME),
             Op::Step => spec!("Step", Activations, "step", ["x"], "Binary step: 1 for positive inputs, else 0", "f(x) = 1 if x > 0, else 0", "f'(x) = 0 (undefined at 0): no gradient flows back", SAME),
             Op::Sigmoid => spec!("Sigmoid", Activations, "sigmoid", ["x"], "Logistic sigmoid, squashes to (0, 1)", "f(x) = 1 / (1 + e^-x)", "f'(x) = f(x)(1 - f(x))", SAME),
@@ -239,6 +321,24 @@ impl Op {
                 units: 4,
                 init: Init::XavierUniform,
             },
+            Op::Conv2d {
+                filters: 8,
+                kernel: 3,
+                stride: 1,
+                padding: Padding::Same,
+                bias: true,
+                init: Init::HeUniform,
+            },
+            Op::MaxPool2d {
+                kernel: 2,
+                stride: 2,
+            },
+            Op::AvgPool2d {
+                kernel: 2,
+                stride: 2,
+            },
+            Op::Dropout { p: 0.5 },
+            Op::BatchNorm { momentum: 0.1 },
             Op::Identity,
             Op::Step,
             Op::Sigmoid,
@@ -309,6 +409,58 @@ impl Op {
             | Op::ReLU
             | Op::LeakyReLU { .. }
             | Op::PReLU { .. } => Ok(one()),
+            Op::Dropout { p } => {
+                if (0.0..1.0).contains(p) {
+                    Ok(one())
+                } else {
+                    Err(format!("p = {p}: use a probability from 0 up to (not including) 1"))
+                }
+            }
+            Op::BatchNorm { momentum } => {
+                if !(0.0..=1.0).contains(momentum) {
+                    return Err(format!("momentum = {momentum}: use a number from 0 to 1"));
+                }
+                match inputs[0].len() {
+                    1 | 3 => Ok(one()),
+                    _ => Err(format!(
+                        "normalizes a vector [n] or channels [C, H, W], got {}",
+                        fmt_shape(inputs[0])
+                    )),
+                }
+            }
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
+                if *filters == 0 {
+                    return Err("has 0 filters: give it at least 1".into());
+                }
+                if *padding == Padding::Same && kernel % 2 == 0 {
+                    return Err(format!(
+                        "same padding needs an odd kernel (got {kernel}): use 3, 5, ... or explicit padding"
+                    ));
+                }
+                let (_, h, w) = image_dims(inputs[0])?;
+                let p = padding.amount(*kernel);
+                Ok(vec![
+                    *filters,
+                    conv_out(h, *kernel, p, *stride, "Conv2d")?,
+                    conv_out(w, *kernel, p, *stride, "Conv2d")?,
+                ])
+            }
+            Op::MaxPool2d { kernel, stride } | Op::AvgPool2d { kernel, stride } => {
+                let (c, h, w) = image_dims(inputs[0])?;
+                let out_h = conv_out(h, *kernel, 0, *stride, "pooling")?;
+                let out_w = conv_out(w, *kernel, 0, *stride, "pooling")?;
+                Ok(if inputs[0].len() == 2 {
+                    vec![out_h, out_w]
+                } else {
+                    vec![c, out_h, out_w]
+                })
+            }
             #[cfg(feature = "test-ops")]
             Op::TestBrokenSquare => Ok(one()),
             Op::Softmax => {
@@ -420,6 +572,49 @@ impl Op {
                     },
                 ]
             }
+            Op::Conv2d {
+                filters,
+                kernel,
+                bias,
+                ..
+            } => {
+                let c = inputs
+                    .first()
+                    .and_then(|s| image_dims(s).ok())
+                    .map_or(1, |(c, _, _)| c);
+                let k2 = kernel * kernel;
+                let mut v = vec![OwnedTensor {
+                    key: "weight",
+                    shape: vec![*filters, c, *kernel, *kernel],
+                    trainable: true,
+                    fan_in: c * k2,
+                    fan_out: filters * k2,
+                }];
+                if *bias {
+                    v.push(OwnedTensor {
+                        key: "bias",
+                        shape: vec![*filters],
+                        trainable: true,
+                        fan_in: c * k2,
+                        fan_out: filters * k2,
+                    });
+                }
+                v
+            }
+            Op::BatchNorm { .. } => {
+                let c = inputs.first().and_then(|s| s.first().copied()).unwrap_or(1);
+                ["gamma", "beta", "running_mean", "running_var"]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, key)| OwnedTensor {
+                        key,
+                        shape: vec![c],
+                        trainable: i < 2,
+                        fan_in: c,
+                        fan_out: c,
+                    })
+                    .collect()
+            }
             Op::PReLU { .. } => {
                 vec![OwnedTensor {
                     key: "alpha",
@@ -439,6 +634,8 @@ impl Op {
         match (self, key) {
             (Op::Parameter { init }, _) => init.clone(),
             (Op::Dense { init, .. }, "weight") => init.clone(),
+            (Op::Conv2d { init, .. }, "weight") => init.clone(),
+            (Op::BatchNorm { .. }, "gamma" | "running_var") => Init::Constant { value: 1.0 },
             (Op::PReLU { init_alpha }, _) => Init::Constant { value: *init_alpha },
             _ => Init::Zeros,
         }
@@ -461,6 +658,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn convolution_and_pooling_follow_the_lecture_formula() {
+        let conv = |k, s, padding| Op::Conv2d {
+            filters: 6,
+            kernel: k,
+            stride: s,
+            padding,
+            bias: true,
+            init: Init::HeUniform,
+        };
+        // floor((W - K + 2P) / S) + 1
+        check(conv(5, 1, Padding::Valid), &[&[1, 32, 32]], Ok(&[6, 28, 28]));
+        check(conv(3, 1, Padding::Same), &[&[3, 8, 8]], Ok(&[6, 8, 8]));
+        check(conv(3, 2, Padding::Same), &[&[3, 7, 7]], Ok(&[6, 4, 4]));
+        check(conv(3, 2, Padding::Explicit(0)), &[&[1, 7, 8]], Ok(&[6, 3, 3]));
+        check(conv(2, 1, Padding::Explicit(1)), &[&[5, 5]], Ok(&[6, 6, 6]));
+        check(conv(5, 1, Padding::Valid), &[&[1, 3, 3]], Err("kernel 5 is larger than the input 3"));
+        check(conv(4, 1, Padding::Same), &[&[1, 8, 8]], Err("odd kernel"));
+        check(conv(3, 1, Padding::Valid), &[&[64]], Err("expects an image [C, H, W]"));
+        let pool = Op::MaxPool2d { kernel: 2, stride: 2 };
+        check(pool.clone(), &[&[16, 8, 8]], Ok(&[16, 4, 4]));
+        check(pool.clone(), &[&[16, 5, 5]], Ok(&[16, 2, 2]));
+        check(pool, &[&[1, 1, 4]], Err("kernel 2 is larger than the input 1"));
+        check(Op::AvgPool2d { kernel: 3, stride: 1 }, &[&[4, 4]], Ok(&[2, 2]));
+        check(Op::BatchNorm { momentum: 0.1 }, &[&[2, 3]], Err("normalizes a vector"));
+        check(Op::Dropout { p: 1.0 }, &[&[3]], Err("probability"));
+        // Conv kernels are [filters, channels, K, K]; the count is the lecture's N_F.
+        let owned = conv(5, 1, Padding::Valid).owned_tensors(&[&[3, 32, 32]], None);
+        assert_eq!(owned[0].shape, vec![6, 3, 5, 5]);
+        assert_eq!(owned[1].shape, vec![6]);
     }
 
     #[test]

@@ -245,6 +245,8 @@ pub struct Trainer {
     pub device: TrainDevice,
     dtype: DType,
     params: Vec<T>,
+    /// BatchNorm running statistics: updated by training, not by the optimizer.
+    buffers: Vec<T>,
     fixed: Vec<Option<T>>,
     last_good: Vec<T>,
     optim: Optim,
@@ -286,9 +288,12 @@ impl Trainer {
             &config.target,
         )?;
         let dtype = DType::F32;
-        let (params, fixed) = guard(|| {
+        // Dropout masks follow the run's seed.
+        device.device.seed(config.seed);
+        let (params, buffers, fixed) = guard(|| {
             (
                 model.initial_params(&device.device, dtype),
+                model.initial_buffers(&device.device, dtype),
                 model.fixed_values(&device.device, dtype),
             )
         })?;
@@ -298,6 +303,7 @@ impl Trainer {
             config: config.clone(),
             last_good: params.clone(),
             params,
+            buffers,
             fixed,
             optim,
             model,
@@ -402,7 +408,8 @@ impl Trainer {
             .batch(&self.prepared.data, rows, &self.device.device, self.dtype);
         let vals = self
             .model
-            .forward(x, y, &self.params, &self.fixed, self.eps());
+            .forward(x, y, &self.params, &self.buffers, &self.fixed, self.eps(), true);
+        let buffer_updates = self.model.buffer_updates(&vals, &self.buffers);
         let loss_t = self
             .model
             .loss_of(&vals, rows.len())
@@ -420,6 +427,9 @@ impl Trainer {
             return Err(self.diagnose(rows, loss));
         }
         self.last_good = self.params.clone();
+        for (i, t) in buffer_updates {
+            self.buffers[i] = t;
+        }
         for i in 0..self.params.len() {
             let p = self.params[i].clone();
             if let Some(g) = p.grad(&grads) {
@@ -436,9 +446,10 @@ impl Trainer {
             .batch(&self.prepared.data, rows, &self.device.device, self.dtype);
         let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
         let fixed: Vec<Option<T>> = self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
+        let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
         let vals = self
             .model
-            .forward(x.inner(), y.inner(), &params, &fixed, self.eps());
+            .forward(x.inner(), y.inner(), &params, &buffers, &fixed, self.eps(), false);
         let mut rb = Readback::default();
         let slots: Vec<Option<usize>> = vals.into_iter().map(|v| v.map(|t| rb.push(t))).collect();
         let (node, op) = match rb.fetch() {
@@ -526,6 +537,7 @@ impl Trainer {
     fn score_inner(&self, rows: &[usize]) -> Result<Scores, TrainError> {
         let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
         let fixed: Vec<Option<T>> = self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
+        let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
         let mut loss_sum = 0.0;
         let mut correct = 0usize;
         let pred_len = self.model.pred_len().unwrap_or(1);
@@ -536,7 +548,7 @@ impl Trainer {
                     .batch(&self.prepared.data, chunk, &self.device.device, self.dtype);
             let vals = self
                 .model
-                .forward(x.inner(), y.inner(), &params, &fixed, self.eps());
+                .forward(x.inner(), y.inner(), &params, &buffers, &fixed, self.eps(), false);
             let (per, pred) = self.model.per_sample(&vals);
             let mut rb = Readback::default();
             let ls = per.map(|t| rb.push(t));
@@ -586,7 +598,7 @@ impl Trainer {
             .batch(data, &probe, &self.device.device, self.dtype);
         let vals = self
             .model
-            .forward(x, y, &self.params, &self.fixed, self.eps());
+            .forward(x, y, &self.params, &self.buffers, &self.fixed, self.eps(), false);
         let loss = self
             .model
             .loss_of(&vals, probe.len())
@@ -698,6 +710,7 @@ impl Trainer {
             let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
             let fixed: Vec<Option<T>> =
                 self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
+            let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
             let rows: Vec<usize> = (0..n).collect();
             let mut out = Vec::with_capacity(n * self.model.pred_len().unwrap_or(1));
             for chunk in rows.chunks(EVAL_CHUNK) {
@@ -706,7 +719,7 @@ impl Trainer {
                     .batch(&probe, chunk, &self.device.device, self.dtype);
                 let vals = self
                     .model
-                    .forward(x.inner(), y.inner(), &params, &fixed, self.eps());
+                    .forward(x.inner(), y.inner(), &params, &buffers, &fixed, self.eps(), false);
                 let (_, pred) = self.model.per_sample(&vals);
                 let mut rb = Readback::default();
                 if let Some(p) = pred {
@@ -725,13 +738,14 @@ impl Trainer {
     pub fn weights(&self) -> Result<Vec<(NodeId, String, Array)>, TrainError> {
         guard(|| {
             let mut rb = Readback::default();
-            for p in &self.params {
+            for p in self.params.iter().chain(&self.buffers) {
                 rb.push(p.clone());
             }
             let data = rb.fetch().map_err(TrainError::Backend)?;
             self.model
                 .params
                 .iter()
+                .chain(&self.model.buffers)
                 .zip(data)
                 .map(|(info, v)| {
                     Array::new(info.shape.clone(), v)

@@ -7,7 +7,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use super::TrainError;
 use crate::analysis::Analysis;
 use crate::data::{Dataset, Task};
-use crate::exec::forward::{OpInputs, forward};
+use crate::exec::forward::{OpInputs, batch_stats, forward};
 use crate::exec::layout::{RANK, phys, upload};
 use crate::graph::{Array, Graph, NodeId, Op, fmt_shape, numel};
 
@@ -34,6 +34,9 @@ struct CNode {
     source: Source,
     /// (key, index into the parameter list) for the tensors this node owns.
     params: Vec<(&'static str, usize)>,
+    /// (key, index into the buffer list): owned tensors that do not train (BatchNorm's
+    /// running mean and variance).
+    buffers: Vec<(&'static str, usize)>,
 }
 
 /// One trainable tensor.
@@ -59,6 +62,8 @@ pub enum TargetKind {
 pub struct Model {
     nodes: Vec<CNode>,
     pub params: Vec<ParamInfo>,
+    /// Owned tensors updated by training but not by the optimizer.
+    pub buffers: Vec<ParamInfo>,
     /// Position of the loss (the project's output) in `nodes`.
     output: usize,
     /// Position of the loss's prediction input (for accuracy).
@@ -178,10 +183,12 @@ impl Model {
         let mut pos = std::collections::BTreeMap::new();
         let mut nodes = Vec::new();
         let mut params = Vec::new();
+        let mut buffers = Vec::new();
         let mut names = Vec::new();
         for &id in analysis.order.iter().filter(|id| needed.contains(id)) {
             let Some(node) = graph.node(id) else { continue };
             let mut own = Vec::new();
+            let mut bufs = Vec::new();
             let mut fixed = None;
             for spec in analysis.owned.get(&id).map(Vec::as_slice).unwrap_or(&[]) {
                 let arr = node.tensor_or_init(spec, graph.seed);
@@ -196,6 +203,15 @@ impl Model {
                     });
                 } else if spec.key == "value" {
                     fixed = Some(arr);
+                } else {
+                    bufs.push((spec.key, buffers.len()));
+                    buffers.push(ParamInfo {
+                        node: id,
+                        node_name: node.name.clone(),
+                        key: spec.key,
+                        shape: spec.shape.clone(),
+                        initial: arr,
+                    });
                 }
             }
             let source = if id == fid {
@@ -228,6 +244,7 @@ impl Model {
                 shape: shape_of(id),
                 source,
                 params: own,
+                buffers: bufs,
             });
         }
         let out_pos = pos[&output];
@@ -241,6 +258,7 @@ impl Model {
         Ok(Self {
             nodes,
             params,
+            buffers,
             output: out_pos,
             pred,
             feature_shape,
@@ -265,6 +283,38 @@ impl Model {
             .iter()
             .map(|p| upload(&p.initial, device, dtype).require_grad())
             .collect()
+    }
+
+    /// Every buffer's starting value on `device` (no gradients).
+    pub fn initial_buffers(&self, device: &Device, dtype: DType) -> Vec<T> {
+        self.buffers
+            .iter()
+            .map(|p| upload(&p.initial, device, dtype))
+            .collect()
+    }
+
+    /// BatchNorm's running statistics after a training batch: (buffer index, new value),
+    /// new = (1 - momentum) old + momentum * batch statistic.
+    pub fn buffer_updates(&self, vals: &[Option<T>], buffers: &[T]) -> Vec<(usize, T)> {
+        let mut out = Vec::new();
+        for n in &self.nodes {
+            let (Op::BatchNorm { momentum }, Source::Op(ins)) = (&n.op, &n.source) else {
+                continue;
+            };
+            let Some(Some(input)) = ins.first().map(|&i| vals[i].clone()) else {
+                continue;
+            };
+            let per_channel = self.nodes[ins[0]].shape.len() == 3;
+            let (mean, var) = batch_stats(input.detach(), per_channel);
+            for (key, stat) in [("running_mean", mean), ("running_var", var)] {
+                if let Some(&(_, b)) = n.buffers.iter().find(|(k, _)| *k == key) {
+                    let old = buffers[b].clone();
+                    let stat = stat.reshape(old.dims());
+                    out.push((b, old.mul_scalar(1.0 - momentum) + stat.mul_scalar(*momentum)));
+                }
+            }
+        }
+        out
     }
 
     /// A batch of samples `rows` as (features, targets) tensors on `device`.
@@ -305,13 +355,16 @@ impl Model {
 
     /// Runs the forward pass; returns every node's value (by position) or `None` where a
     /// node could not run. `fixed` comes from `fixed_values`.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         x: T,
         y: T,
         params: &[T],
+        buffers: &[T],
         fixed: &[Option<T>],
         eps: f64,
+        training: bool,
     ) -> Vec<Option<T>> {
         let mut vals: Vec<Option<T>> = Vec::with_capacity(self.nodes.len());
         for (at, n) in self.nodes.iter().enumerate() {
@@ -319,6 +372,7 @@ impl Model {
                 .params
                 .iter()
                 .map(|&(k, i)| (k, params[i].clone()))
+                .chain(n.buffers.iter().map(|&(k, i)| (k, buffers[i].clone())))
                 .collect();
             let v = match &n.source {
                 Source::Features => Some(x.clone()),
@@ -342,6 +396,7 @@ impl Model {
                                 owned,
                                 out_shape: &n.shape,
                                 eps,
+                                training,
                             },
                         ),
                         None => None,

@@ -5,6 +5,7 @@ use egui::{Color32, RichText, Ui};
 
 use crate::analysis::{Analysis, Severity};
 use crate::exec::Evaluation;
+use crate::graph::ops::Padding;
 use crate::graph::{Array, Init, Node, Op, fmt_number, fmt_shape};
 
 use super::document::Edit;
@@ -194,6 +195,20 @@ fn text_setting(
     .inner
 }
 
+/// A whole-number setting with a label (accessible as "NAME of NODE").
+fn usize_setting(ui: &mut Ui, node: &str, name: &str, v: &mut usize, lo: usize, hi: usize) -> bool {
+    ui.label(name);
+    named(
+        ui.add(
+            egui::DragValue::new(v)
+                .range(lo..=hi)
+                .clamp_existing_to_range(false),
+        ),
+        format!("{name} of {node}"),
+    )
+    .changed()
+}
+
 /// Settings of the op and, for inputs, the value. Emits edits; never changes the graph.
 pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
     let id = ui.id().with(("settings", node.id.0));
@@ -222,6 +237,56 @@ pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
                 .inner;
             init_setting(ui, id.with("init"), init) || a
         }
+        Op::Conv2d {
+            filters,
+            kernel,
+            stride,
+            padding,
+            bias,
+            init,
+        } => {
+            let a = ui
+                .horizontal(|ui| {
+                    let mut c = usize_setting(ui, &node.name, "filters", filters, 1, 4096);
+                    c |= usize_setting(ui, &node.name, "kernel", kernel, 1, 64);
+                    c |= usize_setting(ui, &node.name, "stride", stride, 1, 64);
+                    c
+                })
+                .inner;
+            let b = ui
+                .horizontal(|ui| {
+                    ui.label("padding");
+                    let mut c = false;
+                    egui::ComboBox::from_id_salt(id.with("padding"))
+                        .selected_text(match padding {
+                            Padding::Valid => "valid".to_string(),
+                            Padding::Same => "same".to_string(),
+                            Padding::Explicit(p) => p.to_string(),
+                        })
+                        .width(60.0)
+                        .show_ui(ui, |ui| {
+                            c |= ui.selectable_value(padding, Padding::Valid, "valid").changed();
+                            c |= ui.selectable_value(padding, Padding::Same, "same").changed();
+                            for p in 1..=3 {
+                                c |= ui
+                                    .selectable_value(padding, Padding::Explicit(p), p.to_string())
+                                    .changed();
+                            }
+                        });
+                    c | ui.checkbox(bias, "bias").changed()
+                })
+                .inner;
+            init_setting(ui, id.with("init"), init) || a || b
+        }
+        Op::MaxPool2d { kernel, stride } | Op::AvgPool2d { kernel, stride } => {
+            ui.horizontal(|ui| {
+                let c = usize_setting(ui, &node.name, "kernel", kernel, 1, 64);
+                c | usize_setting(ui, &node.name, "stride", stride, 1, 64)
+            })
+            .inner
+        }
+        Op::Dropout { p } => f64_setting(ui, &node.name, "p", p, 0.01),
+        Op::BatchNorm { momentum } => f64_setting(ui, &node.name, "momentum", momentum, 0.01),
         Op::Concat { inputs, axis } => {
             ui.horizontal(|ui| {
                 ui.label("inputs");
