@@ -4,6 +4,9 @@
 //!
 //! - spiral-mlp: 2-64-64-3 ReLU, softmax cross-entropy, Adam, batch 32.
 //! - digits-mlp: 64-128-10 ReLU, softmax cross-entropy, Adam, batch 64.
+//! - digits-cnn: 1x8x8 -> conv 3x3 16 same -> ReLU -> max-pool 2 -> conv 3x3 32 same -> ReLU
+//!   -> max-pool 2 -> flatten -> dense 64 -> ReLU -> dense 10, Adam, batch 64
+//!   (projects/digits-lenet.ron).
 //!
 //! The end-of-epoch scoring of the training and validation sets is not counted (PyTorch's
 //! script has none); the wall-clock figure with it is printed alongside.
@@ -91,4 +94,5 @@ fn main() {
         .unwrap_or(3.0);
     bench("spiral-mlp", "spiral-mlp.ron", 32, secs);
     bench("digits-mlp", "digits-mlp.ron", 64, secs);
+    bench("digits-cnn", "digits-lenet.ron", 64, secs);
 }

@@ -523,3 +523,47 @@ fn vanishing_gradients_show_in_the_sigmoid_net_not_the_relu_net() {
         "the ReLU net's does: {relu:e} vs {sigmoid:e}"
     );
 }
+
+#[test]
+fn digits_lenet_reaches_97_percent_validation_accuracy() {
+    let t = train_example("digits-lenet.ron");
+    let val = t.score(&t.prepared.split.val.clone()).unwrap();
+    assert!(val.accuracy.unwrap() >= 0.97, "{val:?}");
+    // The 1x8x8 images feed the conv layers through the Input's shape.
+    assert_eq!(t.model.feature_shape, vec![1, 8, 8]);
+}
+
+#[test]
+fn batchnorm_and_dropout_train_and_keep_running_statistics() {
+    let mut p = load("digits-mlp.ron");
+    // dense1 -> BatchNorm -> Dropout -> h1.
+    let dense1 = p.graph.find("dense1").unwrap().id;
+    let h1 = p.graph.find("h1").unwrap().id;
+    let bn = p.graph.add(Op::BatchNorm { momentum: 0.1 }, [0.0, 0.0]);
+    let drop = p.graph.add(Op::Dropout { p: 0.2 }, [0.0, 0.0]);
+    p.graph.disconnect(h1, 0);
+    p.graph.connect(dense1, bn, 0).unwrap();
+    p.graph.connect(bn, drop, 0).unwrap();
+    p.graph.connect(drop, h1, 0).unwrap();
+    let mut t = trainer_for(&p);
+    t.config.epochs = 3;
+    let before = t.weights().unwrap();
+    let running = |w: &[(nodegrad::graph::NodeId, String, Array)], key: &str| {
+        w.iter()
+            .find(|(id, k, _)| *id == bn && k == key)
+            .map(|(_, _, a)| a.clone())
+            .unwrap()
+    };
+    assert!(running(&before, "running_mean").data().iter().all(|&v| v == 0.0));
+    for _ in 0..60 {
+        t.step().unwrap();
+    }
+    let after = t.weights().unwrap();
+    assert!(
+        running(&after, "running_mean").data().iter().any(|&v| v.abs() > 1e-3),
+        "training updates the running mean"
+    );
+    assert!(running(&after, "running_var").data().iter().all(|&v| v > 0.0));
+    let val = t.score(&t.prepared.split.val.clone()).unwrap();
+    assert!(val.accuracy.unwrap() > 0.8, "{val:?}");
+}
