@@ -741,3 +741,77 @@ fn the_dashboard_fills_in_while_the_spiral_trains() {
     let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(1500usize);
     h.snapshot_options("dashboard-spiral", &options);
 }
+
+#[test]
+fn build_a_conv_block_from_a_template_and_see_shapes_counts_and_feature_maps() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(None, storage.path());
+    let x = add_node(&mut h, "Input", Pos2::new(80.0, 200.0));
+    // An 8x8 image with a bright diagonal, typed row by row.
+    let image: Vec<String> = (0..8)
+        .map(|r| {
+            (0..8)
+                .map(|c| if r == c { "1" } else { "0" })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    type_into(&mut h, "values of x1", &image.join("; "));
+    assert_eq!(
+        h.state()
+            .doc
+            .graph()
+            .node(x)
+            .unwrap()
+            .value()
+            .unwrap()
+            .shape(),
+        &[8, 8]
+    );
+    // Space, type the template's name, Enter: three wired nodes at once.
+    h.hover_at(Pos2::new(420.0, 200.0));
+    h.run_ok();
+    h.key_press(Key::Space);
+    h.run_ok();
+    h.event(egui::Event::Text("conv-relu-pool".into()));
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    let created = h.state().doc.last_created.clone();
+    assert_eq!(created.len(), 3, "conv, relu and pool");
+    let g = h.state().doc.graph();
+    let conv = *created
+        .iter()
+        .find(|id| matches!(g.node(**id).unwrap().op, nodegrad::graph::Op::Conv2d { .. }))
+        .unwrap();
+    let pool = *created
+        .iter()
+        .find(|id| {
+            matches!(
+                g.node(**id).unwrap().op,
+                nodegrad::graph::Op::MaxPool2d { .. }
+            )
+        })
+        .unwrap();
+    h.state_mut()
+        .commands
+        .push(nodegrad::ui::app::AppCommand::Fit);
+    h.run_ok();
+    wire(&mut h, x, conv, 0);
+    let app = h.state();
+    // [8, 8] is one channel: same padding keeps 8x8, 8 filters; pooling halves it.
+    assert_eq!(app.analysis.shapes[&conv], vec![8, 8, 8]);
+    assert_eq!(app.analysis.shapes[&pool], vec![8, 4, 4]);
+    // N_F = (C K K + 1) F = (1 * 3 * 3 + 1) * 8.
+    assert_eq!(app.analysis.param_counts[&conv], 80);
+    assert!(count(&h, "[8, 8, 8]") >= 1, "the card shows the shape");
+    // The inspector shows the conv layer's feature maps and its kernels.
+    click_node(&mut h, conv, Modifiers::NONE);
+    assert_eq!(
+        count(&h, "channel 7"),
+        2,
+        "8 feature maps: value and gradient"
+    );
+    h.run_steps(3);
+    assert!(count(&h, "filter 7 · in 0") >= 1, "8 kernels");
+}

@@ -209,9 +209,27 @@ fn every_op_matches_finite_differences() {
             },
             vec![(&[1, 3, 3], Any)],
         ),
-        (Op::MaxPool2d { kernel: 2, stride: 2 }, vec![(&[2, 4, 4], Any)]),
-        (Op::MaxPool2d { kernel: 3, stride: 1 }, vec![(&[1, 4, 5], Any)]),
-        (Op::AvgPool2d { kernel: 2, stride: 2 }, vec![(&[2, 4, 5], Any)]),
+        (
+            Op::MaxPool2d {
+                kernel: 2,
+                stride: 2,
+            },
+            vec![(&[2, 4, 4], Any)],
+        ),
+        (
+            Op::MaxPool2d {
+                kernel: 3,
+                stride: 1,
+            },
+            vec![(&[1, 4, 5], Any)],
+        ),
+        (
+            Op::AvgPool2d {
+                kernel: 2,
+                stride: 2,
+            },
+            vec![(&[2, 4, 5], Any)],
+        ),
         (Op::Dropout { p: 0.5 }, vec![(v3, Any)]),
         (Op::BatchNorm { momentum: 0.1 }, vec![(&[2, 3, 3], Any)]),
         (Op::BatchNorm { momentum: 0.1 }, vec![(&[4], Any)]),

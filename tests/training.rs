@@ -554,16 +554,29 @@ fn batchnorm_and_dropout_train_and_keep_running_statistics() {
             .map(|(_, _, a)| a.clone())
             .unwrap()
     };
-    assert!(running(&before, "running_mean").data().iter().all(|&v| v == 0.0));
+    assert!(
+        running(&before, "running_mean")
+            .data()
+            .iter()
+            .all(|&v| v == 0.0)
+    );
     for _ in 0..60 {
         t.step().unwrap();
     }
     let after = t.weights().unwrap();
     assert!(
-        running(&after, "running_mean").data().iter().any(|&v| v.abs() > 1e-3),
+        running(&after, "running_mean")
+            .data()
+            .iter()
+            .any(|&v| v.abs() > 1e-3),
         "training updates the running mean"
     );
-    assert!(running(&after, "running_var").data().iter().all(|&v| v > 0.0));
+    assert!(
+        running(&after, "running_var")
+            .data()
+            .iter()
+            .all(|&v| v > 0.0)
+    );
     let val = t.score(&t.prepared.split.val.clone()).unwrap();
     assert!(val.accuracy.unwrap() > 0.8, "{val:?}");
 }

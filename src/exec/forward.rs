@@ -127,7 +127,10 @@ pub fn forward(op: &Op, mut inp: OpInputs<'_>) -> Option<T> {
             let (mean, var) = if inp.training {
                 batch_stats(v.clone(), per_channel)
             } else {
-                (along(inp.owned("running_mean")?), along(inp.owned("running_var")?))
+                (
+                    along(inp.owned("running_mean")?),
+                    along(inp.owned("running_var")?),
+                )
             };
             let gamma = along(inp.owned("gamma")?);
             let beta = along(inp.owned("beta")?);

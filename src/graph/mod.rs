@@ -7,6 +7,7 @@ pub mod array;
 pub mod init;
 pub mod ops;
 pub mod shapes;
+pub mod templates;
 
 use std::collections::{BTreeMap, BTreeSet};
 

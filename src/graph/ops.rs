@@ -413,7 +413,9 @@ impl Op {
                 if (0.0..1.0).contains(p) {
                     Ok(one())
                 } else {
-                    Err(format!("p = {p}: use a probability from 0 up to (not including) 1"))
+                    Err(format!(
+                        "p = {p}: use a probability from 0 up to (not including) 1"
+                    ))
                 }
             }
             Op::BatchNorm { momentum } => {
@@ -671,20 +673,54 @@ mod tests {
             init: Init::HeUniform,
         };
         // floor((W - K + 2P) / S) + 1
-        check(conv(5, 1, Padding::Valid), &[&[1, 32, 32]], Ok(&[6, 28, 28]));
+        check(
+            conv(5, 1, Padding::Valid),
+            &[&[1, 32, 32]],
+            Ok(&[6, 28, 28]),
+        );
         check(conv(3, 1, Padding::Same), &[&[3, 8, 8]], Ok(&[6, 8, 8]));
         check(conv(3, 2, Padding::Same), &[&[3, 7, 7]], Ok(&[6, 4, 4]));
-        check(conv(3, 2, Padding::Explicit(0)), &[&[1, 7, 8]], Ok(&[6, 3, 3]));
+        check(
+            conv(3, 2, Padding::Explicit(0)),
+            &[&[1, 7, 8]],
+            Ok(&[6, 3, 3]),
+        );
         check(conv(2, 1, Padding::Explicit(1)), &[&[5, 5]], Ok(&[6, 6, 6]));
-        check(conv(5, 1, Padding::Valid), &[&[1, 3, 3]], Err("kernel 5 is larger than the input 3"));
+        check(
+            conv(5, 1, Padding::Valid),
+            &[&[1, 3, 3]],
+            Err("kernel 5 is larger than the input 3"),
+        );
         check(conv(4, 1, Padding::Same), &[&[1, 8, 8]], Err("odd kernel"));
-        check(conv(3, 1, Padding::Valid), &[&[64]], Err("expects an image [C, H, W]"));
-        let pool = Op::MaxPool2d { kernel: 2, stride: 2 };
+        check(
+            conv(3, 1, Padding::Valid),
+            &[&[64]],
+            Err("expects an image [C, H, W]"),
+        );
+        let pool = Op::MaxPool2d {
+            kernel: 2,
+            stride: 2,
+        };
         check(pool.clone(), &[&[16, 8, 8]], Ok(&[16, 4, 4]));
         check(pool.clone(), &[&[16, 5, 5]], Ok(&[16, 2, 2]));
-        check(pool, &[&[1, 1, 4]], Err("kernel 2 is larger than the input 1"));
-        check(Op::AvgPool2d { kernel: 3, stride: 1 }, &[&[4, 4]], Ok(&[2, 2]));
-        check(Op::BatchNorm { momentum: 0.1 }, &[&[2, 3]], Err("normalizes a vector"));
+        check(
+            pool,
+            &[&[1, 1, 4]],
+            Err("kernel 2 is larger than the input 1"),
+        );
+        check(
+            Op::AvgPool2d {
+                kernel: 3,
+                stride: 1,
+            },
+            &[&[4, 4]],
+            Ok(&[2, 2]),
+        );
+        check(
+            Op::BatchNorm { momentum: 0.1 },
+            &[&[2, 3]],
+            Err("normalizes a vector"),
+        );
         check(Op::Dropout { p: 1.0 }, &[&[3]], Err("probability"));
         // Conv kernels are [filters, channels, K, K]; the count is the lecture's N_F.
         let owned = conv(5, 1, Padding::Valid).owned_tensors(&[&[3, 32, 32]], None);

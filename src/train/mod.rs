@@ -406,9 +406,15 @@ impl Trainer {
         let (x, y) = self
             .model
             .batch(&self.prepared.data, rows, &self.device.device, self.dtype);
-        let vals = self
-            .model
-            .forward(x, y, &self.params, &self.buffers, &self.fixed, self.eps(), true);
+        let vals = self.model.forward(
+            x,
+            y,
+            &self.params,
+            &self.buffers,
+            &self.fixed,
+            self.eps(),
+            true,
+        );
         let buffer_updates = self.model.buffer_updates(&vals, &self.buffers);
         let loss_t = self
             .model
@@ -447,9 +453,15 @@ impl Trainer {
         let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
         let fixed: Vec<Option<T>> = self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
         let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
-        let vals = self
-            .model
-            .forward(x.inner(), y.inner(), &params, &buffers, &fixed, self.eps(), false);
+        let vals = self.model.forward(
+            x.inner(),
+            y.inner(),
+            &params,
+            &buffers,
+            &fixed,
+            self.eps(),
+            false,
+        );
         let mut rb = Readback::default();
         let slots: Vec<Option<usize>> = vals.into_iter().map(|v| v.map(|t| rb.push(t))).collect();
         let (node, op) = match rb.fetch() {
@@ -546,9 +558,15 @@ impl Trainer {
             let (x, y) =
                 self.model
                     .batch(&self.prepared.data, chunk, &self.device.device, self.dtype);
-            let vals = self
-                .model
-                .forward(x.inner(), y.inner(), &params, &buffers, &fixed, self.eps(), false);
+            let vals = self.model.forward(
+                x.inner(),
+                y.inner(),
+                &params,
+                &buffers,
+                &fixed,
+                self.eps(),
+                false,
+            );
             let (per, pred) = self.model.per_sample(&vals);
             let mut rb = Readback::default();
             let ls = per.map(|t| rb.push(t));
@@ -596,9 +614,15 @@ impl Trainer {
         let (x, y) = self
             .model
             .batch(data, &probe, &self.device.device, self.dtype);
-        let vals = self
-            .model
-            .forward(x, y, &self.params, &self.buffers, &self.fixed, self.eps(), false);
+        let vals = self.model.forward(
+            x,
+            y,
+            &self.params,
+            &self.buffers,
+            &self.fixed,
+            self.eps(),
+            false,
+        );
         let loss = self
             .model
             .loss_of(&vals, probe.len())
@@ -717,9 +741,15 @@ impl Trainer {
                 let (x, y) = self
                     .model
                     .batch(&probe, chunk, &self.device.device, self.dtype);
-                let vals = self
-                    .model
-                    .forward(x.inner(), y.inner(), &params, &buffers, &fixed, self.eps(), false);
+                let vals = self.model.forward(
+                    x.inner(),
+                    y.inner(),
+                    &params,
+                    &buffers,
+                    &fixed,
+                    self.eps(),
+                    false,
+                );
                 let (_, pred) = self.model.per_sample(&vals);
                 let mut rb = Readback::default();
                 if let Some(p) = pred {

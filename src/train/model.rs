@@ -310,7 +310,10 @@ impl Model {
                 if let Some(&(_, b)) = n.buffers.iter().find(|(k, _)| *k == key) {
                     let old = buffers[b].clone();
                     let stat = stat.reshape(old.dims());
-                    out.push((b, old.mul_scalar(1.0 - momentum) + stat.mul_scalar(*momentum)));
+                    out.push((
+                        b,
+                        old.mul_scalar(1.0 - momentum) + stat.mul_scalar(*momentum),
+                    ));
                 }
             }
         }

@@ -15,6 +15,7 @@ use crate::graph::{Graph, NodeId};
 
 use super::document::{Document, Edit};
 use super::menus::{Filter, add_node_menu};
+
 use super::stepping::Reveal;
 pub use super::viewer::start_rename;
 use super::viewer::{Viewer, style};
@@ -253,13 +254,8 @@ impl Canvas {
             });
         let escape = ui.input(|i| i.key_pressed(egui::Key::Escape));
         let clicked_outside = area.response.clicked_elsewhere();
-        if let Some(op) = area.inner {
-            edits.push(Edit::AddNode {
-                op,
-                pos: [graph_pos.x, graph_pos.y],
-                from: None,
-                to: None,
-            });
+        if let Some(pick) = area.inner {
+            edits.extend(pick.edit([graph_pos.x, graph_pos.y], None, None));
             self.add_popup = None;
         } else if escape || clicked_outside {
             self.add_popup = None;

@@ -265,8 +265,12 @@ pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
                         })
                         .width(60.0)
                         .show_ui(ui, |ui| {
-                            c |= ui.selectable_value(padding, Padding::Valid, "valid").changed();
-                            c |= ui.selectable_value(padding, Padding::Same, "same").changed();
+                            c |= ui
+                                .selectable_value(padding, Padding::Valid, "valid")
+                                .changed();
+                            c |= ui
+                                .selectable_value(padding, Padding::Same, "same")
+                                .changed();
                             for p in 1..=3 {
                                 c |= ui
                                     .selectable_value(padding, Padding::Explicit(p), p.to_string())

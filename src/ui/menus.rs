@@ -27,8 +27,35 @@ impl Filter {
     }
 }
 
-/// Shows the menu; returns the op the user picked. `search_id` keeps the typed text.
-pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Option<Op> {
+/// What the add-node menu gives back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pick {
+    Op(Op),
+    /// A block of wired nodes (`graph::templates`).
+    Template(&'static str),
+}
+
+impl Pick {
+    /// The edit that adds it at `pos` (canvas coordinates).
+    pub fn edit(
+        self,
+        pos: [f32; 2],
+        from: Option<crate::graph::NodeId>,
+        to: Option<(crate::graph::NodeId, usize)>,
+    ) -> Option<super::document::Edit> {
+        match self {
+            Pick::Op(op) => Some(super::document::Edit::AddNode { op, pos, from, to }),
+            Pick::Template(name) => {
+                let graph = crate::graph::templates::build(name)?;
+                let text = crate::project::Project::from_graph(graph).to_ron().ok()?;
+                Some(super::document::Edit::Paste { text, offset: pos })
+            }
+        }
+    }
+}
+
+/// Shows the menu; returns what the user picked. `search_id` keeps the typed text.
+pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Option<Pick> {
     let mut search: String = ui.data_mut(|d| d.get_temp(search_id)).unwrap_or_default();
     let resp = ui.add(
         egui::TextEdit::singleline(&mut search)
@@ -58,10 +85,26 @@ pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Optio
                 || s.summary.to_lowercase().contains(&needle)
         })
         .collect();
+    let templates: Vec<(&'static str, &'static str)> = if *filter == Filter::All {
+        crate::graph::templates::TEMPLATES
+            .into_iter()
+            .filter(|(name, what)| {
+                needle.is_empty()
+                    || name.to_lowercase().contains(&needle)
+                    || what.to_lowercase().contains(&needle)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut picked = None;
     // Enter takes the first match, so typing "sig" + Enter adds a Sigmoid.
     if resp.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-        picked = ops.first().cloned();
+        picked = ops
+            .first()
+            .cloned()
+            .map(Pick::Op)
+            .or_else(|| templates.first().map(|(n, _)| Pick::Template(n)));
     }
     egui::ScrollArea::vertical()
         .max_height(360.0)
@@ -82,11 +125,19 @@ pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Optio
                         ))
                         .clicked()
                     {
-                        picked = Some(op.clone());
+                        picked = Some(Pick::Op(op.clone()));
                     }
                 }
             }
-            if ops.is_empty() {
+            if !templates.is_empty() {
+                ui.label(egui::RichText::new("Templates").strong().small());
+                for (name, what) in &templates {
+                    if ui.button(*name).on_hover_text(*what).clicked() {
+                        picked = Some(Pick::Template(name));
+                    }
+                }
+            }
+            if ops.is_empty() && templates.is_empty() {
                 ui.weak("no node matches");
             }
         });

@@ -220,8 +220,6 @@ pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
     egui::Panel::right("inspector")
         .resizable(true)
         .default_size(260.0)
-        // Long derivative texts must not push the canvas away.
-        .max_size(420.0)
         .show(ui, |ui| {
             ui.heading("Inspector");
             let selected: Vec<_> = app
@@ -251,49 +249,46 @@ pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
             let s = node.op.spec();
             ui.label(RichText::new(format!("{}  ({})", node.name, s.name)).strong());
             ui.label(s.summary);
-            egui::Grid::new("doc").num_columns(2).show(ui, |ui| {
-                ui.label("f");
-                ui.monospace(s.formula);
-                ui.end_row();
-                ui.label("f'");
-                ui.monospace(s.derivative);
-                ui.end_row();
-                ui.label("shape");
-                ui.label(s.shape_rule);
-                ui.end_row();
-                let shape_of = |id| {
-                    app.analysis
-                        .shapes
-                        .get(&id)
-                        .map(|s| card::shape_label(s))
-                        .unwrap_or_else(|| "?".into())
-                };
-                let ports = node.op.ports();
-                for (port, name) in ports.iter().enumerate() {
-                    ui.label(format!("in {name}"));
-                    ui.label(
-                        app.doc
-                            .graph()
-                            .input(node.id, port)
-                            .map(shape_of)
-                            .unwrap_or_else(|| "not connected".into()),
-                    );
-                    ui.end_row();
-                }
-                ui.label("out");
-                ui.label(shape_of(node.id));
-                ui.end_row();
-                ui.label("params");
-                ui.label(
-                    app.analysis
-                        .param_counts
-                        .get(&node.id)
-                        .copied()
-                        .unwrap_or(0)
-                        .to_string(),
-                );
-                ui.end_row();
-            });
+            // Rows that wrap (a grid sizes its columns to the longest text and would widen
+            // the panel past the window with Conv2d's derivative).
+            let row = |ui: &mut Ui, key: &str, text: String, mono: bool| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(key).weak());
+                    let t = if mono {
+                        RichText::new(text).monospace()
+                    } else {
+                        RichText::new(text)
+                    };
+                    ui.add(egui::Label::new(t).wrap());
+                });
+            };
+            row(ui, "f", s.formula.to_string(), true);
+            row(ui, "f'", s.derivative.to_string(), true);
+            row(ui, "shape", s.shape_rule.to_string(), false);
+            let shape_of = |id| {
+                app.analysis
+                    .shapes
+                    .get(&id)
+                    .map(|s| card::shape_label(s))
+                    .unwrap_or_else(|| "?".into())
+            };
+            for (port, name) in node.op.ports().iter().enumerate() {
+                let text = app
+                    .doc
+                    .graph()
+                    .input(node.id, port)
+                    .map(shape_of)
+                    .unwrap_or_else(|| "not connected".into());
+                row(ui, &format!("in {name}"), text, false);
+            }
+            row(ui, "out", shape_of(node.id), false);
+            let params = app
+                .analysis
+                .param_counts
+                .get(&node.id)
+                .copied()
+                .unwrap_or(0);
+            row(ui, "params", params.to_string(), false);
             ui.separator();
             // In step and quiz mode, show only what has been computed so far.
             let (show_value, show_grad) = app
@@ -332,7 +327,8 @@ fn array_ui(ui: &mut Ui, label: &str, a: &crate::graph::Array) {
         super::heatmap::heatmap_ui(ui, a);
     }
     if a.len() <= 64 {
-        ui.monospace(card::editable_text(a));
+        // Wrapped, so a long row of numbers never widens the panel.
+        ui.add(egui::Label::new(RichText::new(card::editable_text(a)).monospace()).wrap());
     }
 }
 

@@ -317,13 +317,8 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
 
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut Ui, _snarl: &mut Snarl<NodeId>) {
         ui.label(egui::RichText::new("Add node").strong());
-        if let Some(op) = add_node_menu(ui, egui::Id::new("graph-menu-search"), &Filter::All) {
-            self.edits.push(Edit::AddNode {
-                op,
-                pos: [pos.x, pos.y],
-                from: None,
-                to: None,
-            });
+        if let Some(pick) = add_node_menu(ui, egui::Id::new("graph-menu-search"), &Filter::All) {
+            self.edits.extend(pick.edit([pos.x, pos.y], None, None));
             ui.close();
         }
     }
@@ -352,13 +347,8 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                 pins.first().map(|p| (snarl[p.node], p.input)),
             ),
         };
-        if let Some(op) = add_node_menu(ui, egui::Id::new("wire-menu-search"), &filter) {
-            self.edits.push(Edit::AddNode {
-                op,
-                pos: [pos.x, pos.y],
-                from,
-                to,
-            });
+        if let Some(pick) = add_node_menu(ui, egui::Id::new("wire-menu-search"), &filter) {
+            self.edits.extend(pick.edit([pos.x, pos.y], from, to));
             ui.close();
         }
     }
