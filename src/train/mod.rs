@@ -265,7 +265,7 @@ pub struct Trainer {
     finished: Option<Finish>,
 }
 
-const EVAL_CHUNK: usize = 1024;
+const EVAL_CHUNK: usize = 256;
 
 impl Trainer {
     /// Compiles `graph` for `config` on `device`. `base` resolves dataset file paths.
