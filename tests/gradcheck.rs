@@ -91,3 +91,22 @@ fn a_wrong_derivative_is_caught() {
     assert!(of(x).max_rel_error > 100.0 * THRESHOLD);
     assert!(of(y).passed());
 }
+
+#[test]
+fn values_at_a_kink_are_counted_not_compared() {
+    // relu(x) at x = 0: the left slope is 0, the right slope 1; autodiff says 0.
+    let mut g = nodegrad::graph::Graph::new();
+    let x = g.add(nodegrad::graph::Op::Input, [0.0, 0.0]);
+    g.set_tensor(x, "value", nodegrad::graph::Array::vector(vec![0.0, 2.0]))
+        .unwrap();
+    let r = g.add(nodegrad::graph::Op::ReLU, [0.0, 0.0]);
+    g.connect(x, r, 0).unwrap();
+    let s = g.add(nodegrad::graph::Op::Sum { axis: None }, [0.0, 0.0]);
+    g.connect(r, s, 0).unwrap();
+    let a = analyze(&g);
+    let e = Engine::cpu().evaluate(&g, &a).unwrap();
+    let checks = check(&g, &a, &e).unwrap();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].kinks, 1, "x = 0 is a kink");
+    assert!(checks[0].passed(), "x = 2 checks out: {:?}", checks[0]);
+}

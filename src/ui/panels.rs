@@ -427,7 +427,15 @@ fn gradcheck_window(app: &mut NodegradApp, ctx: &egui::Context) {
                             .unwrap_or_default();
                         ui.label(name);
                         ui.label(&c.key);
-                        ui.label(c.values_checked.to_string());
+                        ui.label(if c.kinks > 0 {
+                            format!("{} ({} at a kink)", c.values_checked, c.kinks)
+                        } else {
+                            c.values_checked.to_string()
+                        })
+                        .on_hover_text(
+                            "A value at a kink (ReLU at 0, a max-pool tie) has different left and \
+                             right slopes: no derivative to compare, so it is left out",
+                        );
                         let color = if c.passed() {
                             Color32::from_rgb(90, 180, 90)
                         } else {
