@@ -815,3 +815,41 @@ fn build_a_conv_block_from_a_template_and_see_shapes_counts_and_feature_maps() {
     h.run_steps(3);
     assert!(count(&h, "filter 7 · in 0") >= 1, "8 kernels");
 }
+
+#[test]
+fn train_lenet_in_the_window_then_open_the_first_conv_layers_feature_maps() {
+    use nodegrad::ui::training::RunState;
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = cpu_copy(dir.path(), "digits-lenet", 2);
+    let mut h = app(Some(&file), storage.path());
+    let conv1 = h.state().doc.graph().find("conv1").unwrap().id;
+    assert_eq!(h.state().analysis.shapes[&conv1], vec![16, 8, 8]);
+    assert_eq!(h.state().analysis.param_counts[&conv1], (9 + 1) * 16);
+    h.get_by_label("▶ Train").click();
+    h.step();
+    step_until(&mut h, "two epochs of LeNet", |a| {
+        matches!(a.training.state, RunState::Finished(_))
+    });
+    h.run_ok();
+    let acc = h.state().training.run.epochs[1]
+        .val
+        .unwrap()
+        .accuracy
+        .unwrap();
+    assert!(acc > 0.8, "two epochs: {acc}");
+    assert!(
+        h.state()
+            .doc
+            .graph()
+            .node(conv1)
+            .unwrap()
+            .tensors
+            .contains_key("weight")
+    );
+    // The digit in the Input, through the trained first layer: 16 feature maps, 16 kernels.
+    click_node(&mut h, conv1, Modifiers::NONE);
+    h.run_steps(3);
+    assert_eq!(count(&h, "channel 15"), 2, "value and gradient maps");
+    assert!(count(&h, "filter 15 · in 0") >= 1);
+}
