@@ -779,6 +779,16 @@ fn build_a_conv_block_from_a_template_and_see_shapes_counts_and_feature_maps() {
     h.run_ok();
     let created = h.state().doc.last_created.clone();
     assert_eq!(created.len(), 3, "conv, relu and pool");
+    let mut names: Vec<String> = created
+        .iter()
+        .map(|id| h.state().doc.graph().node(*id).unwrap().name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["conv1", "maxpool1", "relu1"],
+        "the template's own names"
+    );
     let g = h.state().doc.graph();
     let conv = *created
         .iter()

@@ -349,7 +349,8 @@ fn insert_fragment(g: &mut Graph, fragment: &Graph, offset: [f32; 2]) -> Vec<Nod
     let mut map: BTreeMap<NodeId, NodeId> = BTreeMap::new();
     for n in fragment.nodes() {
         let id = g.add(n.op.clone(), [n.pos[0] + offset[0], n.pos[1] + offset[1]]);
-        let name = if g.find(&n.name).is_none() {
+        // The new node has a default name already, which may be the wanted one.
+        let name = if g.find(&n.name).is_none_or(|m| m.id == id) {
             n.name.clone()
         } else {
             unique_copy_name(g, &n.name)
