@@ -13,17 +13,21 @@ use nodegrad::project::training::{DatasetSpec, DeviceChoice, OptimizerKind, Trai
 use nodegrad::train::worker::{Command, Event, FinishReason, TrainJob};
 use nodegrad::train::{Finish, Prepared, TrainDevice, TrainError, Trainer, train_to_end};
 
+/// A trainer on the CPU for `graph` and `config` (the dataset loaded from `config`).
+fn cpu_trainer(graph: &Graph, config: &TrainingConfig) -> Result<Trainer, TrainError> {
+    let prepared = Prepared::new(config, None)?;
+    Trainer::new(
+        graph,
+        config,
+        prepared,
+        TrainDevice::choose(DeviceChoice::Cpu)?,
+    )
+}
+
 fn trainer_for(project: &Project) -> Trainer {
     let mut config = project.training.clone().expect("training settings");
     config.device = DeviceChoice::Cpu;
-    let prepared = Prepared::new(&config, None).unwrap();
-    Trainer::new(
-        &project.graph,
-        &config,
-        prepared,
-        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    cpu_trainer(&project.graph, &config).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn train_example(name: &str) -> Trainer {
@@ -127,14 +131,7 @@ fn exact_grad(t: &Trainer, w: f64) -> f64 {
 
 fn linear_trainer(kind: OptimizerKind, lr: f64) -> Trainer {
     let (g, c) = linear_model(kind, lr);
-    let prepared = Prepared::new(&c, None).unwrap();
-    Trainer::new(
-        &g,
-        &c,
-        prepared,
-        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
-    )
-    .unwrap()
+    cpu_trainer(&g, &c).unwrap()
 }
 
 #[test]
@@ -242,14 +239,7 @@ fn divergence_is_caught_named_and_keeps_finite_weights() {
     g.disconnect(mse, 0);
     g.connect(mul, log, 0).unwrap();
     g.connect(log, mse, 0).unwrap();
-    let prepared = Prepared::new(&c, None).unwrap();
-    let mut t = Trainer::new(
-        &g,
-        &c,
-        prepared,
-        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
-    )
-    .unwrap();
+    let mut t = cpu_trainer(&g, &c).unwrap();
     let e = t.step().unwrap_err();
     match &e {
         TrainError::Diverged { node, op, step, .. } => {
@@ -291,16 +281,7 @@ fn binding_mistakes_name_the_node() {
     let p = load("spiral-mlp.ron");
     let mut config = p.training.clone().unwrap();
     config.dataset = DatasetSpec::Digits;
-    let prepared = Prepared::new(&config, None).unwrap();
-    let e = Trainer::new(
-        &p.graph,
-        &config,
-        prepared,
-        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = cpu_trainer(&p.graph, &config).err().unwrap().to_string();
     assert!(
         e.contains("features input `x` has shape [2]") && e.contains("[64]"),
         "{e}"
@@ -311,16 +292,7 @@ fn binding_mistakes_name_the_node() {
         classes: 3,
     };
     config.target = "dense1".into();
-    let prepared = Prepared::new(&config, None).unwrap();
-    let e = Trainer::new(
-        &p.graph,
-        &config,
-        prepared,
-        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = cpu_trainer(&p.graph, &config).err().unwrap().to_string();
     assert!(e.contains("`dense1` is a Dense"), "{e}");
 }
 
@@ -332,14 +304,7 @@ fn early_stopping_keeps_the_best_epoch() {
     config.learning_rate = 0.05; // noisy: validation loss soon stops improving
     config.patience = 2;
     config.epochs = 60;
-    let prepared = Prepared::new(&config, None).unwrap();
-    let mut t = Trainer::new(
-        &p.graph,
-        &config,
-        prepared,
-        TrainDevice::choose(DeviceChoice::Cpu).unwrap(),
-    )
-    .unwrap();
+    let mut t = cpu_trainer(&p.graph, &config).unwrap();
     let f = train_to_end(&mut t, |_, _| {}).unwrap();
     let Finish::EarlyStopped { best_epoch } = f else {
         panic!("no early stop in 60 epochs: {f:?}");

@@ -17,7 +17,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::Instant;
 
-use burn::tensor::{DType, Device, FloatDType};
+use burn::tensor::{DType, Device};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -154,11 +154,9 @@ impl TrainDevice {
     /// software adapter such as lavapipe is slower than burn Flex on the same cores).
     pub fn choose(choice: DeviceChoice) -> Result<Self, TrainError> {
         let cpu = |notice: Option<String>| {
-            let mut device = Device::flex();
-            // Leave the process-wide float type alone when already set (the window's f64).
-            let _ = device.configure(FloatDType::F64);
+            // The same Flex device the editor evaluates on; training passes f32 explicitly.
             TrainDevice {
-                device: device.autodiff(),
+                device: Engine::cpu().device().clone(),
                 name: "CPU (burn Flex, f32)".into(),
                 kind: EngineKind::Cpu,
                 software: false,
@@ -255,7 +253,6 @@ pub struct Trainer {
     at: usize,
     epoch: usize,
     step: usize,
-    epoch_started: Option<Instant>,
     epoch_busy: f64,
     epoch_samples: usize,
     busy_total: f64,
@@ -314,7 +311,6 @@ impl Trainer {
             at: 0,
             epoch: 0,
             step: 0,
-            epoch_started: None,
             epoch_busy: 0.0,
             epoch_samples: 0,
             busy_total: 0.0,
@@ -374,7 +370,6 @@ impl Trainer {
             });
         }
         let started = Instant::now();
-        self.epoch_started.get_or_insert(started);
         let bs = self.config.batch_size.max(1);
         let end = (self.at + bs).min(self.order.len());
         let rows: Vec<usize> = self.order[self.at..end].to_vec();
@@ -447,21 +442,7 @@ impl Trainer {
 
     /// Restores the last finite weights and names the first node with a non-finite value.
     fn diagnose(&mut self, rows: &[usize], loss: f64) -> TrainError {
-        let (x, y) = self
-            .model
-            .batch(&self.prepared.data, rows, &self.device.device, self.dtype);
-        let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
-        let fixed: Vec<Option<T>> = self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
-        let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
-        let vals = self.model.forward(
-            x.inner(),
-            y.inner(),
-            &params,
-            &buffers,
-            &fixed,
-            self.eps(),
-            false,
-        );
+        let vals = self.forward_plain(&self.prepared.data, rows);
         let mut rb = Readback::default();
         let slots: Vec<Option<usize>> = vals.into_iter().map(|v| v.map(|t| rb.push(t))).collect();
         let (node, op) = match rb.fetch() {
@@ -520,7 +501,6 @@ impl Trainer {
         self.history.push(metrics.clone());
         self.epoch_busy = 0.0;
         self.epoch_samples = 0;
-        self.epoch_started = None;
         if let Some(v) = val {
             let better = self.best.as_ref().is_none_or(|(b, _, _)| v.loss < *b);
             if better {
@@ -547,26 +527,12 @@ impl Trainer {
     }
 
     fn score_inner(&self, rows: &[usize]) -> Result<Scores, TrainError> {
-        let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
-        let fixed: Vec<Option<T>> = self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
-        let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
         let mut loss_sum = 0.0;
         let mut correct = 0usize;
         let pred_len = self.model.pred_len().unwrap_or(1);
         let classify = self.is_classification() && self.model.pred_len().is_some();
         for chunk in rows.chunks(EVAL_CHUNK) {
-            let (x, y) =
-                self.model
-                    .batch(&self.prepared.data, chunk, &self.device.device, self.dtype);
-            let vals = self.model.forward(
-                x.inner(),
-                y.inner(),
-                &params,
-                &buffers,
-                &fixed,
-                self.eps(),
-                false,
-            );
+            let vals = self.forward_plain(&self.prepared.data, chunk);
             let (per, pred) = self.model.per_sample(&vals);
             let mut rb = Readback::default();
             let ls = per.map(|t| rb.push(t));
@@ -693,11 +659,7 @@ impl Trainer {
                     (&self.prepared.split.val, "validation")
                 };
                 let rows: Vec<usize> = rows.iter().take(5000).copied().collect();
-                let mut feats = Vec::with_capacity(rows.len() * data.feature_len());
-                for &r in &rows {
-                    feats.extend_from_slice(data.sample(r));
-                }
-                let pred = self.predict(&feats)?;
+                let pred = self.predict_rows(data, &rows)?;
                 let mut m = Confusion::new(c, on);
                 for (k, &r) in rows.iter().enumerate() {
                     let p = predicted_class(&pred[k * pl..(k + 1) * pl]);
@@ -720,48 +682,57 @@ impl Trainer {
 
     /// Predictions for arbitrary feature rows (the decision boundary, the fitted curve).
     pub fn predict(&self, features: &[f32]) -> Result<Vec<f64>, TrainError> {
+        let d = self.prepared.data.feature_len();
+        let n = features.len() / d.max(1);
+        let probe = Dataset {
+            name: String::new(),
+            features: features[..n * d].to_vec(),
+            feature_shape: self.prepared.data.feature_shape.clone(),
+            targets: vec![0.0; n],
+            task: crate::data::Task::Regression,
+            image: None,
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        self.predict_rows(&probe, &rows)
+    }
+
+    /// The prediction (the loss's first input) for `rows` of `data`, row after row.
+    fn predict_rows(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f64>, TrainError> {
         guard(|| {
-            let d = self.prepared.data.feature_len();
-            let n = features.len() / d.max(1);
-            let probe = Dataset {
-                name: String::new(),
-                features: features[..n * d].to_vec(),
-                feature_shape: self.prepared.data.feature_shape.clone(),
-                targets: vec![0.0; n],
-                task: crate::data::Task::Regression,
-                image: None,
-            };
-            let params: Vec<T> = self.params.iter().map(|p| p.clone().inner()).collect();
-            let fixed: Vec<Option<T>> =
-                self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
-            let buffers: Vec<T> = self.buffers.iter().map(|b| b.clone().inner()).collect();
-            let rows: Vec<usize> = (0..n).collect();
-            let mut out = Vec::with_capacity(n * self.model.pred_len().unwrap_or(1));
+            let mut out = Vec::with_capacity(rows.len() * self.model.pred_len().unwrap_or(1));
             for chunk in rows.chunks(EVAL_CHUNK) {
-                let (x, y) = self
-                    .model
-                    .batch(&probe, chunk, &self.device.device, self.dtype);
-                let vals = self.model.forward(
-                    x.inner(),
-                    y.inner(),
-                    &params,
-                    &buffers,
-                    &fixed,
-                    self.eps(),
-                    false,
-                );
+                let vals = self.forward_plain(data, chunk);
                 let (_, pred) = self.model.per_sample(&vals);
                 let mut rb = Readback::default();
                 if let Some(p) = pred {
                     rb.push(p);
                 }
-                let data = rb.fetch().map_err(TrainError::Backend)?;
-                if let Some(v) = data.into_iter().next() {
+                let got = rb.fetch().map_err(TrainError::Backend)?;
+                if let Some(v) = got.into_iter().next() {
                     out.extend(v);
                 }
             }
             Ok(out)
         })?
+    }
+
+    /// The forward pass over `rows` of `data` without autodiff and in inference mode
+    /// (scoring, predictions, the divergence diagnosis).
+    fn forward_plain(&self, data: &Dataset, rows: &[usize]) -> Vec<Option<T>> {
+        let inner = |ts: &[T]| ts.iter().map(|t| t.clone().inner()).collect::<Vec<T>>();
+        let fixed: Vec<Option<T>> = self.fixed.iter().map(|f| f.clone().map(T::inner)).collect();
+        let (x, y) = self
+            .model
+            .batch(data, rows, &self.device.device, self.dtype);
+        self.model.forward(
+            x.inner(),
+            y.inner(),
+            &inner(&self.params),
+            &inner(&self.buffers),
+            &fixed,
+            self.eps(),
+            false,
+        )
     }
 
     /// The current weights, for writing back into the graph.

@@ -247,7 +247,9 @@ impl Model {
                 buffers: bufs,
             });
         }
-        let out_pos = pos[&output];
+        let out_pos = *pos.get(&output).ok_or_else(|| {
+            binding("the output could not be computed: check its diagnostics".into())
+        })?;
         let out_node = &nodes[out_pos];
         let pred = match (&out_node.op, &out_node.source) {
             (Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1, Source::Op(ins)) => {
@@ -266,10 +268,6 @@ impl Model {
             target_kind,
             names,
         })
-    }
-
-    pub fn output_id(&self) -> NodeId {
-        self.nodes[self.output].id
     }
 
     /// The prediction's per-sample length (1 for binary or regression, C for classes).
@@ -455,13 +453,5 @@ impl Model {
             .filter(|(_, n)| !n.op.is_source())
             .map(|(i, n)| (i, n.id, self.names[i].clone()))
             .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
     }
 }

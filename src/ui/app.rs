@@ -520,12 +520,7 @@ impl NodegradApp {
             }
             let started = *self.train_started.get_or_insert_with(|| {
                 self.training.open = true;
-                let base = self
-                    .doc
-                    .path
-                    .as_ref()
-                    .and_then(|p| p.parent())
-                    .map(|p| p.to_path_buf());
+                let base = self.doc.folder();
                 let rev = self.doc.semantic_revision();
                 self.training
                     .start(self.doc.graph(), &cfg, base, rev, false, ctx);
@@ -613,12 +608,7 @@ impl NodegradApp {
                         self.training.open = false;
                     }
                 });
-                let base = self
-                    .doc
-                    .path
-                    .as_ref()
-                    .and_then(|p| p.parent())
-                    .map(|p| p.to_path_buf());
+                let base = self.doc.folder();
                 let out = self.training.ui(
                     ui,
                     self.doc.graph(),

@@ -149,6 +149,14 @@ impl Document {
         self.semantic_revision = self.revision;
     }
 
+    /// The project file's folder: relative dataset paths start there.
+    pub fn folder(&self) -> Option<PathBuf> {
+        self.path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+    }
+
     /// "computational-graph.ron" or "untitled".
     pub fn display_name(&self) -> String {
         self.path
