@@ -15,6 +15,7 @@ pub mod menus;
 pub mod panels;
 pub mod stepping;
 pub mod training;
+pub mod training_settings;
 pub mod viewer;
 
 use std::path::PathBuf;
