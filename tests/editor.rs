@@ -861,5 +861,8 @@ fn train_lenet_in_the_window_then_open_the_first_conv_layers_feature_maps() {
     click_node(&mut h, conv1, Modifiers::NONE);
     h.run_steps(3);
     assert_eq!(count(&h, "channel 15"), 2, "value and gradient maps");
-    assert!(count(&h, "filter 15 · in 0") >= 1);
+    // Its kernels come below the maps, out of view in this window (the conv block test
+    // reads them); the inspector draws the trained ones.
+    let eval = h.state().eval.as_ref().unwrap();
+    assert_eq!(eval.nodes[&conv1].tensors["weight"].value.shape(), &[16, 1, 3, 3]);
 }
