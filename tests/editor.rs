@@ -9,7 +9,7 @@ use egui::{Key, Modifiers, Pos2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use nodegrad::graph::NodeId;
-use nodegrad::ui::canvas::PinRef;
+use nodegrad::ui::editor::canvas::PinRef;
 use nodegrad::ui::{AppConfig, NodegradApp};
 
 fn app(file: Option<&Path>, storage: &Path) -> Harness<'static, NodegradApp> {
@@ -695,7 +695,7 @@ fn cpu_copy(dir: &Path, name: &str, epochs: usize) -> std::path::PathBuf {
 
 #[test]
 fn the_dashboard_fills_in_while_the_spiral_trains() {
-    use nodegrad::ui::dashboard::View;
+    use nodegrad::ui::training::dashboard::View;
     use nodegrad::ui::training::RunState;
     let storage = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use crate::analysis::{Analysis, analyze};
 use crate::exec::{Engine, Evaluation};
 use crate::graph::NodeId;
 
-use super::canvas::Canvas;
+use super::editor::canvas::Canvas;
 use super::document::{Document, Edit};
 use super::files::Recovery;
 use super::stepping::Stepping;
@@ -315,7 +315,7 @@ impl NodegradApp {
             }
             AppCommand::Rename => {
                 if let [id] = self.canvas.selection.iter().copied().collect::<Vec<_>>()[..] {
-                    super::canvas::start_rename(ctx, self.doc.graph(), id);
+                    super::editor::canvas::start_rename(ctx, self.doc.graph(), id);
                 }
             }
             AppCommand::SaveExercise => {

@@ -5,18 +5,13 @@
 //! layout, through `Document::apply` (where undo lives).
 
 pub mod app;
-pub mod canvas;
-pub mod dashboard;
-pub mod card;
 pub mod document;
+pub mod editor;
 pub mod files;
-pub mod heatmap;
-pub mod menus;
 pub mod panels;
+pub mod plot;
 pub mod stepping;
 pub mod training;
-pub mod training_settings;
-pub mod viewer;
 
 use std::path::PathBuf;
 

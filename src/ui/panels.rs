@@ -7,7 +7,7 @@ use crate::graph::fmt_shape;
 use crate::project::list_projects;
 
 use super::app::{AppCommand, NodegradApp, Pending};
-use super::card;
+use super::editor::card;
 
 pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
     egui::Panel::top("menu").show(ui, |ui| {
@@ -324,7 +324,7 @@ fn array_ui(ui: &mut Ui, label: &str, a: &crate::graph::Array) {
     };
     ui.label(format!("{label} {} ({finite})", fmt_shape(a.shape())));
     if !a.shape().is_empty() {
-        super::heatmap::heatmap_ui(ui, a);
+        super::plot::heatmap::heatmap_ui(ui, a);
     }
     if a.len() <= 64 {
         // Wrapped, so a long row of numbers never widens the panel.

@@ -125,7 +125,7 @@ impl Stepping {
             self.pos = (self.pos + 1).min(self.steps.len());
             return;
         };
-        let typed = super::card::parse_value(&self.quiz.answer);
+        let typed = super::editor::card::parse_value(&self.quiz.answer);
         let tol = self.quiz.tolerance;
         let right = typed.as_ref().is_ok_and(|a| {
             a.len() == truth.len()
@@ -138,7 +138,7 @@ impl Stepping {
         if right {
             self.quiz.right += 1;
         }
-        let shown = super::card::value_text(&truth);
+        let shown = super::editor::card::value_text(&truth);
         self.quiz.verdict = Some((
             right,
             if right {

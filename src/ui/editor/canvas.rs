@@ -13,12 +13,12 @@ use crate::analysis::Analysis;
 use crate::exec::Evaluation;
 use crate::graph::{Graph, NodeId};
 
-use super::document::{Document, Edit};
-use super::menus::{Filter, add_node_menu};
+use crate::ui::document::{Document, Edit};
+use crate::ui::editor::menus::{Filter, add_node_menu};
 
-use super::stepping::Reveal;
-pub use super::viewer::start_rename;
-use super::viewer::{Viewer, style};
+use crate::ui::stepping::Reveal;
+pub use crate::ui::editor::viewer::start_rename;
+use crate::ui::editor::viewer::{Viewer, style};
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
 

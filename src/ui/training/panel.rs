@@ -16,10 +16,10 @@ use crate::project::training::{DatasetSpec, TrainingConfig};
 use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
 use crate::train::{Finish, Prepared};
 
-use super::dashboard::{self, CurveOptions, Run, View};
-use super::document::Edit;
-pub use super::training_settings::guess_config;
-use super::training_settings::settings_ui;
+use crate::ui::training::dashboard::{self, CurveOptions, Run, View};
+use crate::ui::document::Edit;
+pub use crate::ui::training::settings::guess_config;
+use crate::ui::training::settings::settings_ui;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunState {
@@ -572,7 +572,7 @@ impl TrainingPanel {
         });
         if let (Some(image), Some((path, rect))) = (shot, self.png_request.take()) {
             let region = image.region(&rect, Some(ctx.pixels_per_point()));
-            out.message = Some(match super::files::save_png(&path, &region) {
+            out.message = Some(match crate::ui::files::save_png(&path, &region) {
                 Ok(()) => format!("saved {}", path.display()),
                 Err(e) => e,
             });

@@ -42,13 +42,13 @@ impl Pick {
         pos: [f32; 2],
         from: Option<crate::graph::NodeId>,
         to: Option<(crate::graph::NodeId, usize)>,
-    ) -> Option<super::document::Edit> {
+    ) -> Option<crate::ui::document::Edit> {
         match self {
-            Pick::Op(op) => Some(super::document::Edit::AddNode { op, pos, from, to }),
+            Pick::Op(op) => Some(crate::ui::document::Edit::AddNode { op, pos, from, to }),
             Pick::Template(name) => {
                 let graph = crate::graph::templates::build(name)?;
                 let text = crate::project::Project::from_graph(graph).to_ron().ok()?;
-                Some(super::document::Edit::Paste { text, offset: pos })
+                Some(crate::ui::document::Edit::Paste { text, offset: pos })
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::exec::Evaluation;
 use crate::graph::ops::Padding;
 use crate::graph::{Array, Init, Node, Op, fmt_number, fmt_shape};
 
-use super::document::Edit;
+use crate::ui::document::Edit;
 
 /// Largest tensor shown element by element on a card; bigger ones get min/mean/max.
 const SHOW_ALL: usize = 8;

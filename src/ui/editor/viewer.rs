@@ -13,11 +13,11 @@ use crate::analysis::{Analysis, Severity};
 use crate::exec::Evaluation;
 use crate::graph::{Graph, NodeId};
 
-use super::canvas::PinRef;
-use super::card;
-use super::document::Edit;
-use super::menus::{Filter, add_node_menu};
-use super::stepping::Reveal;
+use crate::ui::editor::canvas::PinRef;
+use crate::ui::editor::card;
+use crate::ui::document::Edit;
+use crate::ui::editor::menus::{Filter, add_node_menu};
+use crate::ui::stepping::Reveal;
 
 /// Below this zoom, cards drop their editors and show only value and gradient.
 const LOD_SCALE: f32 = 0.45;

@@ -1,0 +1,3 @@
+//! Plotting helpers shared by the inspector and the dashboard.
+
+pub mod heatmap;
