@@ -320,6 +320,10 @@ fn the_worker_pauses_steps_and_stops() {
     let p = load("spiral-mlp.ron");
     let mut config = p.training.clone().unwrap();
     config.device = DeviceChoice::Cpu;
+    // So many epochs that the run cannot end before the Pause below arrives, however fast
+    // the machine: the test acts on the worker's own events, never on elapsed time.
+    config.epochs = 1_000_000;
+    config.patience = 0;
     let job = TrainJob::start(p.graph.clone(), config, None, true, || {});
     let mut snapshots = 0;
     let mut next = || loop {
@@ -356,9 +360,16 @@ fn the_worker_pauses_steps_and_stops() {
     };
     assert_eq!(weights.len(), 6, "three Dense layers: weight and bias each");
     job.send(Command::Run);
-    std::thread::sleep(Duration::from_millis(300));
-    job.send(Command::Pause);
+    // Pause once the worker reports that it has run past the single step above.
     let mut steps = 0;
+    while steps <= 1 {
+        match next() {
+            Event::Steps { points, .. } => steps = points.last().unwrap().0,
+            Event::Epoch(_) => {}
+            e => panic!("{e:?}"),
+        }
+    }
+    job.send(Command::Pause);
     loop {
         match next() {
             Event::Steps { points, .. } => steps = points.last().unwrap().0,
