@@ -5,7 +5,8 @@
 //!
 //! Deterministic: `NODEGRAD_FUZZ_SEED` (default below) and `NODEGRAD_FUZZ_CASES` (default
 //! 10,000, the CI run: about 8 s in a debug build) choose the inputs; a long run is
-//! `NODEGRAD_FUZZ_CASES=100000 cargo test --release --test fuzz -- --nocapture`.
+//! `NODEGRAD_FUZZ_CASES=100000 NODEGRAD_FUZZ_SEED=1 cargo test --test fuzz -- --nocapture`.
+//! `NODEGRAD_FUZZ_SHOW=N` prints input number N (with its mutations) to reproduce it.
 //! A crash it finds becomes a named case in `tests/hostile.rs`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -448,6 +449,9 @@ fn hostile_inputs_never_panic() {
     install_panic_counter();
     let seed = env_number("NODEGRAD_FUZZ_SEED", DEFAULT_SEED);
     let cases = env_number("NODEGRAD_FUZZ_CASES", DEFAULT_CASES as u64) as usize;
+    let show = std::env::var("NODEGRAD_FUZZ_SHOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("projects");
     let examples: Vec<(String, Vec<u8>)> = list_projects(&dir)
         .into_iter()
@@ -461,7 +465,7 @@ fn hostile_inputs_never_panic() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut reached = Reached::default();
     let mut failures: Vec<Failure> = Vec::new();
-    let mut slowest = (Duration::ZERO, 0usize);
+    let mut slowest = (Duration::ZERO, 0usize, String::new());
     let started = Instant::now();
     for case in 0..cases {
         // A third generated graphs, the rest mutated examples; both mutated 0..=3 more times.
@@ -482,12 +486,19 @@ fn hostile_inputs_never_panic() {
         for _ in 0..rounds {
             how.push(mutate(&mut rng, &mut bytes));
         }
+        if show == Some(case) {
+            eprintln!(
+                "--- case {case} ({}):\n{}\n---",
+                how.join("; "),
+                String::from_utf8_lossy(&bytes)
+            );
+        }
         let before = PANICS.load(Ordering::SeqCst);
         let t0 = Instant::now();
         let caught = catch_unwind(AssertUnwindSafe(|| pipeline(&bytes, &mut reached)));
         let took = t0.elapsed();
         if took > slowest.0 {
-            slowest = (took, case);
+            slowest = (took, case, how.join("; "));
         }
         if caught.is_err() || PANICS.load(Ordering::SeqCst) != before {
             failures.push(Failure {
@@ -500,11 +511,12 @@ fn hostile_inputs_never_panic() {
     }
     let elapsed = started.elapsed();
     eprintln!(
-        "fuzz: seed {seed:#x}, {cases} inputs in {:.1} s (slowest: case {} in {:.2} s); \
+        "fuzz: seed {seed:#x}, {cases} inputs in {:.1} s (slowest: case {} in {:.2} s: {}); \
          reached {reached:?}; {} panicked",
         elapsed.as_secs_f64(),
         slowest.1,
         slowest.0.as_secs_f64(),
+        slowest.2,
         failures.len()
     );
     for f in failures.iter().take(5) {
