@@ -472,6 +472,23 @@ fn temp_files_an_interrupted_save_left_are_removed_by_the_next_save() {
     assert!(Project::load(&target).unwrap().graph.find("a").is_some());
 }
 
+#[test]
+fn a_deeply_nested_file_is_refused_with_its_position_not_a_stack_overflow() {
+    // 100,000 open brackets where a shape list goes. The file structs are not recursive, so
+    // the parser stops at the first bracket where a number belongs (and ron's own depth
+    // limit of 128 covers anything that could nest).
+    let text = format!(
+        "(\n    version: 1,\n    nodes: [(name: \"r\", op: Reshape(shape: {})]\n)\n",
+        "[".repeat(100_000)
+    );
+    let err = Project::parse(&text, "deep.ron").unwrap_err();
+    assert!(
+        matches!(err, ProjectError::Invalid { line: 3, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("deep.ron:3:"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Review holes
 
