@@ -358,7 +358,8 @@ fn conv_with_huge_stride_or_padding_is_refused_with_the_limit() {
 #[test]
 fn conv_backward_scratch_is_inside_the_memory_budget() {
     // Within every range, but burn's weight gradient for stride 64 and padding 64 holds a
-    // [C, F, 64, 64] buffer: 64 * 4096 * 64 * 64 values, 8 GiB. Refused before allocating.
+    // [C, F, 64, 64] buffer: 64 * 4096 * 64 * 64 values, 8 GiB (plus the unfolded input,
+    // 64 * 3 * 3 * 6 * 6). Refused before allocating.
     let op = Op::Conv2d {
         filters: 4096,
         kernel: 3,
@@ -376,12 +377,12 @@ fn conv_backward_scratch_is_inside_the_memory_budget() {
     let msg = error_on(&analysis, &project.graph, "conv");
     assert!(
         msg.starts_with(
-            "error: node `conv` its backward pass (1073741824 values of weight-gradient scratch"
+            "error: node `conv` its scratch (1073762560 values: the unfolded input and the weight gradient's buffer"
         ) && msg.contains("would need 8.")
             && msg.contains("memory budget has 1.8 GiB left"),
         "{msg}"
     );
-    // The same layer with stride 1 (a 64 x 64 corner less waste) on a smaller image fits.
+    // A usual layer (stride 1, padding 1) on a small image fits and evaluates.
     let small = conv_graph(
         vec![3, 16, 16],
         Op::Conv2d {

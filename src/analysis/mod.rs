@@ -44,7 +44,8 @@ impl Default for Options {
 const BYTES_PER_OUTPUT_ELEMENT: u64 = 8 * 4;
 /// Owned tensors: value, gradient, and an optimizer's state later.
 const BYTES_PER_OWNED_ELEMENT: u64 = 8 * 4;
-/// Scratch the backward pass allocates (`Op::backward_work_elements`), per sample (f64).
+/// Scratch an op allocates (`Op::scratch_elements`: a convolution's unfolded input and its
+/// weight gradient's buffer), per sample (f64).
 const BYTES_PER_WORK_ELEMENT: u64 = 8;
 
 #[derive(Clone, Debug, Default)]
@@ -195,7 +196,7 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             .iter()
             .map(|t| numel(&t.shape) as u64)
             .fold(0, u64::saturating_add);
-        let work_elems = node.op.backward_work_elements(&inputs, &shape);
+        let work_elems = node.op.scratch_elements(&inputs, &shape);
         let bytes = out_elems
             .saturating_mul(batch)
             .saturating_mul(BYTES_PER_OUTPUT_ELEMENT)
@@ -212,7 +213,8 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
                 .filter(|t| numel(&t.shape) as u64 > out_elems);
             let what = if work_elems > out_elems.max(owned_elems) {
                 format!(
-                    "its backward pass ({work_elems} values of weight-gradient scratch for this stride and padding)"
+                    "its scratch ({work_elems} values: the unfolded input and the weight \
+                     gradient's buffer, which grows with the stride and padding)"
                 )
             } else if let Some(t) = biggest_owned {
                 format!("its {} {}", t.key, fmt_shape(&t.shape))

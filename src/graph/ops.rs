@@ -504,38 +504,53 @@ impl Op {
         }
     }
 
-    /// Elements the backward pass allocates beyond the values and gradients of the node's
-    /// output and owned tensors (saturating, so a hostile size is a huge number the memory
-    /// budget refuses). burn's Conv2d weight gradient is a convolution of the input with
-    /// the output gradient that produces a [C, F, H + 2P - S (H' - 1), ...] buffer and then
-    /// keeps its K x K corner: with a big stride and padding that buffer is the whole
-    /// padded input per filter.
-    pub fn backward_work_elements(&self, inputs: &[&[usize]], out: &[usize]) -> u64 {
-        let Op::Conv2d {
-            filters,
-            kernel,
-            stride,
-            padding,
-            ..
-        } = self
-        else {
+    /// Elements a sample's evaluation allocates beyond the values and gradients of the
+    /// node's output and owned tensors (saturating, so a hostile size is a huge number the
+    /// memory budget refuses). Convolutions and pools unfold their input (im2col:
+    /// C * K * K values per output position). burn's Conv2d weight gradient is a
+    /// convolution of the input with the output gradient that produces a
+    /// [C, F, H + 2P - S (H' - 1), W + 2P - S (W' - 1)] buffer and then keeps its K x K
+    /// corner: with a big stride and padding that buffer is the whole padded input per
+    /// filter.
+    pub fn scratch_elements(&self, inputs: &[&[usize]], out: &[usize]) -> u64 {
+        let (filters, kernel, stride, padding) = match self {
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => (Some(*filters), *kernel, *stride, padding.amount(*kernel)),
+            Op::MaxPool2d { kernel, stride } | Op::AvgPool2d { kernel, stride } => {
+                (None, *kernel, *stride, 0)
+            }
+            _ => return 0,
+        };
+        let Some(Ok((c, h, w))) = inputs.first().map(|x| image_dims(x)) else {
             return 0;
         };
-        let (Some(x), [_, oh, ow]) = (inputs.first(), out) else {
-            return 0;
+        let (oh, ow) = match out {
+            [_, oh, ow] => (*oh, *ow),
+            [oh, ow] => (*oh, *ow),
+            _ => return 0,
         };
-        let Ok((c, h, w)) = image_dims(x) else {
-            return 0;
+        let k2 = (kernel as u64).saturating_mul(kernel as u64);
+        let unfolded = (c as u64)
+            .saturating_mul(k2)
+            .saturating_mul(oh as u64)
+            .saturating_mul(ow as u64);
+        let Some(filters) = filters else {
+            return unfolded;
         };
-        let p = padding.amount(*kernel);
         let span = |size: usize, o: usize| -> u64 {
-            let padded = (size as u64).saturating_add((p as u64).saturating_mul(2));
-            padded.saturating_sub((*stride as u64).saturating_mul(o.saturating_sub(1) as u64))
+            let padded = (size as u64).saturating_add((padding as u64).saturating_mul(2));
+            padded.saturating_sub((stride as u64).saturating_mul(o.saturating_sub(1) as u64))
         };
-        (c as u64)
-            .saturating_mul(*filters as u64)
-            .saturating_mul(span(h, *oh))
-            .saturating_mul(span(w, *ow))
+        let weight_grad_buffer = (c as u64)
+            .saturating_mul(filters as u64)
+            .saturating_mul(span(h, oh))
+            .saturating_mul(span(w, ow));
+        unfolded.saturating_add(weight_grad_buffer)
     }
 
     /// The infix symbol of a binary arithmetic op (`u = b * c`), for step texts.
@@ -1054,14 +1069,20 @@ mod tests {
         // The formula itself never wraps, whatever the caller passes.
         let err = conv_out(28, 3, usize::MAX / 2, 1, "Conv2d").unwrap_err();
         assert!(err.contains("too large"), "{err}");
-        // A big stride's weight gradient holds the padded input once per filter.
+        // A big stride's weight gradient holds the padded input once per filter (plus the
+        // unfolded input, C * K * K per output position).
         let op = conv(64, Padding::Explicit(64));
         let out = op.infer_shape(&[&[2, 100, 100]], None).unwrap();
         assert_eq!(out, vec![1, 4, 4]);
         assert_eq!(
-            op.backward_work_elements(&[&[2, 100, 100]], &out),
-            2 * (228 - 64 * 3) * (228 - 64 * 3)
+            op.scratch_elements(&[&[2, 100, 100]], &out),
+            2 * 9 * 16 + 2 * (228 - 64 * 3) * (228 - 64 * 3)
         );
+        let pool = Op::MaxPool2d {
+            kernel: 2,
+            stride: 2,
+        };
+        assert_eq!(pool.scratch_elements(&[&[4, 4]], &[2, 2]), 4 * 4);
     }
 
     #[test]
