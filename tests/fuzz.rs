@@ -148,7 +148,7 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> Option<&'a T> {
 fn mutate(rng: &mut StdRng, bytes: &mut Vec<u8>) -> String {
     let text = bytes.clone();
     let show = |r: (usize, usize)| String::from_utf8_lossy(&text[r.0..r.1]).into_owned();
-    match rng.random_range(0..10) {
+    match rng.random_range(0..11) {
         0 if !bytes.is_empty() => {
             let i = rng.random_range(0..bytes.len());
             let bit = 1u8 << rng.random_range(0..8);
@@ -215,6 +215,29 @@ fn mutate(rng: &mut StdRng, bytes: &mut Vec<u8>) -> String {
                     format!("duplicate line at byte {s}")
                 }
                 None => "no line".into(),
+            }
+        }
+        9 => {
+            // Another op (with extreme settings half the time) in place of a node's op.
+            let ops: Vec<(usize, usize)> = text
+                .windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == b"op: ")
+                .filter_map(|(i, _)| {
+                    let start = i + 4;
+                    let len = text[start..].windows(2).position(|w| w == b",\n")?;
+                    Some((start, start + len))
+                })
+                .collect();
+            match pick(rng, &ops) {
+                Some(&(s, e)) => {
+                    let op = random_op(rng);
+                    let with = ron::to_string(&op).unwrap_or_default();
+                    let old = show((s, e));
+                    bytes.splice(s..e, with.bytes());
+                    format!("op {old} -> {with}")
+                }
+                None => "no op".into(),
             }
         }
         _ => {
