@@ -46,7 +46,7 @@ const BYTES_PER_OUTPUT_ELEMENT: u64 = 8 * 4;
 const BYTES_PER_OWNED_ELEMENT: u64 = 8 * 4;
 /// Scratch an op allocates (`Op::scratch_elements`: a convolution's unfolded input and its
 /// weight gradient's buffer), per sample (f64).
-const BYTES_PER_WORK_ELEMENT: u64 = 8;
+const BYTES_PER_SCRATCH_ELEMENT: u64 = 8;
 
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
@@ -196,24 +196,24 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             .iter()
             .map(|t| numel(&t.shape) as u64)
             .fold(0, u64::saturating_add);
-        let work_elems = node.op.scratch_elements(&inputs, &shape);
+        let scratch_elems = node.op.scratch_elements(&inputs, &shape);
         let bytes = out_elems
             .saturating_mul(batch)
             .saturating_mul(BYTES_PER_OUTPUT_ELEMENT)
             .saturating_add(owned_elems.saturating_mul(BYTES_PER_OWNED_ELEMENT))
             .saturating_add(
-                work_elems
+                scratch_elems
                     .saturating_mul(batch)
-                    .saturating_mul(BYTES_PER_WORK_ELEMENT),
+                    .saturating_mul(BYTES_PER_SCRATCH_ELEMENT),
             );
         if used.saturating_add(bytes) > options.memory_budget {
             let biggest_owned = owned
                 .iter()
                 .max_by_key(|t| numel(&t.shape))
                 .filter(|t| numel(&t.shape) as u64 > out_elems);
-            let what = if work_elems > out_elems.max(owned_elems) {
+            let what = if scratch_elems > out_elems.max(owned_elems) {
                 format!(
-                    "its scratch ({work_elems} values: the unfolded input and the weight \
+                    "its scratch ({scratch_elems} values: the unfolded input and the weight \
                      gradient's buffer, which grows with the stride and padding)"
                 )
             } else if let Some(t) = biggest_owned {
