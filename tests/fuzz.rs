@@ -533,6 +533,8 @@ fn hostile_inputs_never_panic() {
         }
     }
     let elapsed = started.elapsed();
+    // The default hook again, so the assertions below print their messages.
+    drop(std::panic::take_hook());
     eprintln!(
         "fuzz: seed {seed:#x}, {cases} inputs in {:.1} s (slowest: case {} in {:.2} s: {}); \
          reached {reached:?}; {} panicked",
