@@ -166,7 +166,8 @@ pub mod limits {
     pub const STRIDE: RangeInclusive<usize> = 1..=64;
     /// Conv2d's explicit zero padding on each side.
     pub const PADDING: RangeInclusive<usize> = 0..=64;
-    /// Pow's exponent: burn turns whole exponents into integers, so they stay far inside i32.
+    /// Pow's exponent: burn turns a whole exponent into an i64 and panics on infinity or
+    /// beyond 2^63, so exponents stay finite and far inside that.
     pub const POW_EXPONENT: RangeInclusive<f64> = -1e6..=1e6;
     /// Scale's factor, LeakyReLU's alpha and PReLU's starting alpha.
     pub const FACTOR: RangeInclusive<f64> = -1e12..=1e12;
