@@ -144,7 +144,7 @@ fn local_derivative(
     // The consumer's own tensors as evaluated (initialised weights included).
     let evaluated = &eval.nodes.get(&consumer)?.tensors;
     if let Some(n) = g.node_mut(op_id) {
-        n.tensors = evaluated
+        *n.tensors = evaluated
             .iter()
             .map(|(k, t)| (k.clone(), t.value.clone()))
             .collect();

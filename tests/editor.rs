@@ -362,7 +362,7 @@ fn unsaved_changes_are_asked_about_and_recovered_after_a_crash() {
     assert_eq!(count(&h, "value 21.0"), 1);
     // The autosave (every 5 s while dirty) writes the recovery file; simulate a crash by
     // dropping the window without saving, then start again.
-    let doc_text = h.state().doc.project.to_ron().unwrap();
+    let doc_text = h.state().doc.project().to_ron().unwrap();
     h.state().recovery.autosave(&h.state().doc);
     drop(h);
     // Started with another file, as `nodegrad FILE` would be: the recovery is still offered.
@@ -374,7 +374,7 @@ fn unsaved_changes_are_asked_about_and_recovered_after_a_crash() {
     h.get_by_label("Restore").click();
     h.run_ok();
     assert_eq!(count(&h, "value 21.0"), 1, "the unsaved value is back");
-    assert_eq!(h.state().doc.project.to_ron().unwrap(), doc_text);
+    assert_eq!(h.state().doc.project().to_ron().unwrap(), doc_text);
     assert!(h.state().doc.is_dirty());
     assert!(
         h.state()
@@ -664,7 +664,7 @@ fn a_dataset_sample_goes_into_the_inputs() {
     h.get_by_label("Put into the inputs").click();
     h.run_ok();
     let app = h.state();
-    let config = app.doc.project.training.clone().unwrap();
+    let config = app.doc.project().training.clone().unwrap();
     let prepared = nodegrad::train::Prepared::new(&config, None).unwrap();
     let g = app.doc.graph();
     let want: Vec<f64> = prepared.data.sample(0).iter().map(|&v| v as f64).collect();

@@ -44,6 +44,9 @@ impl Default for Options {
 const BYTES_PER_OUTPUT_ELEMENT: u64 = 8 * 4;
 /// Owned tensors: value, gradient, and an optimizer's state later.
 const BYTES_PER_OWNED_ELEMENT: u64 = 8 * 4;
+/// Scratch an op allocates (`Op::scratch_elements`: a convolution's unfolded input and its
+/// weight gradient's buffer), per sample (f64).
+const BYTES_PER_SCRATCH_ELEMENT: u64 = 8;
 
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
@@ -102,6 +105,12 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
     let mut used: u64 = 0;
     for &id in &a.order {
         let Some(node) = graph.node(id) else { continue };
+        // Settings first: a Concat with a million inputs is one message, not a million
+        // unconnected ports.
+        if let Err(msg) = node.op.check_settings() {
+            a.diagnostics.push(Diagnostic::error(node, None, msg));
+            continue;
+        }
         let ports = node.op.ports();
         let mut inputs: Vec<&[usize]> = Vec::with_capacity(ports.len());
         let mut ready = true;
@@ -126,6 +135,17 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             continue;
         }
         if let Some(v) = node.value() {
+            if v.is_empty() {
+                a.diagnostics.push(Diagnostic::error(
+                    node,
+                    None,
+                    format!(
+                        "value {} is empty: give it at least one number",
+                        fmt_shape(v.shape())
+                    ),
+                ));
+                continue;
+            }
             if let Some(i) = v.data().iter().position(|x| !x.is_finite()) {
                 a.diagnostics.push(Diagnostic::error(
                     node,
@@ -157,6 +177,17 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             ));
             continue;
         }
+        if shape.contains(&0) {
+            a.diagnostics.push(Diagnostic::error(
+                node,
+                None,
+                format!(
+                    "output {} has a dimension of size 0: every dimension needs at least 1 value",
+                    fmt_shape(&shape)
+                ),
+            ));
+            continue;
+        }
         let owned = node
             .op
             .owned_tensors(&inputs, node.value().map(|v| v.shape()));
@@ -165,17 +196,31 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             .iter()
             .map(|t| numel(&t.shape) as u64)
             .fold(0, u64::saturating_add);
+        let scratch_elems = node.op.scratch_elements(&inputs, &shape);
         let bytes = out_elems
             .saturating_mul(batch)
             .saturating_mul(BYTES_PER_OUTPUT_ELEMENT)
-            .saturating_add(owned_elems.saturating_mul(BYTES_PER_OWNED_ELEMENT));
+            .saturating_add(owned_elems.saturating_mul(BYTES_PER_OWNED_ELEMENT))
+            .saturating_add(
+                scratch_elems
+                    .saturating_mul(batch)
+                    .saturating_mul(BYTES_PER_SCRATCH_ELEMENT),
+            );
         if used.saturating_add(bytes) > options.memory_budget {
-            let what = owned
+            let biggest_owned = owned
                 .iter()
                 .max_by_key(|t| numel(&t.shape))
-                .filter(|t| numel(&t.shape) as u64 > out_elems)
-                .map(|t| format!("its {} {}", t.key, fmt_shape(&t.shape)))
-                .unwrap_or_else(|| format!("its output {}", fmt_shape(&shape)));
+                .filter(|t| numel(&t.shape) as u64 > out_elems);
+            let what = if scratch_elems > out_elems.max(owned_elems) {
+                format!(
+                    "its scratch ({scratch_elems} values: the unfolded input and the weight \
+                     gradient's buffer, which grows with the stride and padding)"
+                )
+            } else if let Some(t) = biggest_owned {
+                format!("its {} {}", t.key, fmt_shape(&t.shape))
+            } else {
+                format!("its output {}", fmt_shape(&shape))
+            };
             a.diagnostics.push(Diagnostic::error(
                 node,
                 None,
@@ -209,10 +254,10 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             .iter()
             .filter(|t| t.trainable)
             .map(|t| numel(&t.shape))
-            .sum();
+            .fold(0, usize::saturating_add);
         if params > 0 {
             a.param_counts.insert(id, params);
-            a.total_params += params;
+            a.total_params = a.total_params.saturating_add(params);
         }
         a.owned.insert(id, owned);
         a.shapes.insert(id, shape);

@@ -124,16 +124,17 @@ impl Engine {
                 continue;
             };
             let owned_specs = analysis.owned.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-            let owned: Vec<(&'static str, Tensor<RANK>)> = owned_specs
-                .iter()
-                .map(|spec| {
-                    let arr = node.tensor_or_init(spec, graph.seed);
-                    // Every stored tensor is a leaf that keeps its gradient (an Input's too: the
-                    // gradient check and the inspector read it).
-                    let t = upload(&arr, &self.device, self.dtype);
-                    (spec.key, t.require_grad())
-                })
-                .collect();
+            let mut owned: Vec<(&'static str, Tensor<RANK>)> =
+                Vec::with_capacity(owned_specs.len());
+            for spec in owned_specs {
+                let arr = node
+                    .try_tensor_or_init(spec, graph.seed)
+                    .map_err(|e| ExecError::Backend(format!("node `{}`: {e}", node.name)))?;
+                // Every stored tensor is a leaf that keeps its gradient (an Input's too: the
+                // gradient check and the inspector read it).
+                let t = upload(&arr, &self.device, self.dtype);
+                owned.push((spec.key, t.require_grad()));
+            }
             let value = if node.op.is_source() {
                 owned
                     .iter()
@@ -185,9 +186,20 @@ impl Engine {
         }
 
         let output = analysis.output.filter(|id| values.contains_key(id));
-        let grads = output
-            .and_then(|id| values.get(&id))
-            .map(|out| out.clone().sum().backward());
+        let mut passes_no_gradient = false;
+        let grads = output.and_then(|id| values.get(&id)).map(|out| {
+            if out.is_tracked() {
+                out.clone().sum().backward()
+            } else {
+                // An output that depends on nothing differentiable (a Step: its derivative is
+                // 0) is not on burn's tape. Differentiate it through a zero leaf instead, so
+                // its gradient is 1 and every gradient before it the 0 it truly is.
+                passes_no_gradient = true;
+                let z =
+                    Tensor::<RANK>::zeros(out.dims(), (&self.device, self.dtype)).require_grad();
+                (out.clone() + z).sum().backward()
+            }
+        });
 
         // Everything to read back, in one transfer: per-tensor reads cost more than the math
         // for small graphs (and each one is a device sync on a GPU).
@@ -270,6 +282,20 @@ impl Engine {
             .and_then(|id| eval.nodes.get(&id))
             .map(|n| n.value.data().iter().sum());
         eval.diagnostics = non_finite_diagnostics(graph, &eval);
+        if let Some(node) = output
+            .filter(|_| passes_no_gradient)
+            .and_then(|id| graph.node(id))
+        {
+            eval.diagnostics.push(Diagnostic::warning(
+                node,
+                None,
+                format!(
+                    "is the output but passes no gradient back ({}): every gradient before it \
+                     is 0; a smooth op (Sigmoid) would pass one",
+                    node.op.spec().derivative
+                ),
+            ));
+        }
         eval.diagnostics
             .extend(class_index_diagnostics(graph, &eval));
         Ok(eval)

@@ -2,16 +2,29 @@
 //! constants, parameters) and the numbers evaluation hands back. No burn here.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Per-sample shape: `[]` is a scalar, `[3]` a vector, `[2, 3]` a matrix. The batch
 /// dimension is never part of it (see ARCHITECTURE.md, "batch dimension").
 pub type Shape = Vec<usize>;
 
 /// Row-major values with their shape. Invariant: `data.len() == numel(&shape)`.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// The values are shared (`Arc`): cloning an array, a node or a whole graph (every undo
+/// snapshot does) copies a pointer, and only the array that is changed gets its own copy
+/// (`data_mut` copies on write).
+#[derive(Clone, Debug)]
 pub struct Array {
     shape: Shape,
-    data: Vec<f64>,
+    data: Arc<[f64]>,
+}
+
+impl PartialEq for Array {
+    /// Same shape and values; shared data is equal without reading it.
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape
+            && (Arc::ptr_eq(&self.data, &other.data) || self.data == other.data)
+    }
 }
 
 /// Number of elements of a shape (1 for a scalar). Saturates instead of overflowing, so a
@@ -37,20 +50,25 @@ impl Array {
                 data.len()
             ));
         }
-        Ok(Self { shape, data })
+        Ok(Self {
+            shape,
+            data: data.into(),
+        })
     }
 
     pub fn scalar(v: f64) -> Self {
         Self {
             shape: vec![],
-            data: vec![v],
+            data: Arc::new([v]),
         }
     }
 
+    /// A vector `[n]`. An empty one has shape `[0]`: analysis refuses it like any other
+    /// zero-size value.
     pub fn vector(v: Vec<f64>) -> Self {
         Self {
             shape: vec![v.len()],
-            data: v,
+            data: v.into(),
         }
     }
 
@@ -58,7 +76,7 @@ impl Array {
         let n = numel(&shape);
         Self {
             shape,
-            data: vec![v; n],
+            data: vec![v; n].into(),
         }
     }
 
@@ -74,8 +92,14 @@ impl Array {
         &self.data
     }
 
+    /// The values to change in place (copied first when another array shares them).
     pub fn data_mut(&mut self) -> &mut [f64] {
-        &mut self.data
+        Arc::make_mut(&mut self.data)
+    }
+
+    /// Whether two arrays share their values (an unchanged tensor in two undo snapshots).
+    pub fn shares_data(&self, other: &Array) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
     }
 
     pub fn len(&self) -> usize {
@@ -94,7 +118,7 @@ impl Array {
     /// Element-wise sum of two arrays of the same shape (used to add gradient contributions).
     pub fn add_assign(&mut self, other: &Array) {
         debug_assert_eq!(self.shape, other.shape);
-        for (a, b) in self.data.iter_mut().zip(&other.data) {
+        for (a, b) in self.data_mut().iter_mut().zip(other.data.iter()) {
             *a += b;
         }
     }
@@ -120,7 +144,7 @@ impl Array {
         let mut min = f64::INFINITY;
         let mut max = f64::NEG_INFINITY;
         let mut sum = 0.0;
-        for &v in &self.data {
+        for &v in self.data.iter() {
             min = min.min(v);
             max = max.max(v);
             sum += v;
@@ -194,6 +218,17 @@ impl fmt::Display for Array {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clones_share_values_until_one_is_changed() {
+        let a = Array::new(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let mut b = a.clone();
+        assert!(a.shares_data(&b));
+        b.data_mut()[0] = 9.0;
+        assert!(!a.shares_data(&b));
+        assert_eq!(a.data(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(b.data(), &[9.0, 2.0, 3.0, 4.0]);
+    }
 
     #[test]
     fn new_checks_size() {

@@ -46,9 +46,10 @@ impl Node {
 
     /// The stored tensor for `spec` when its shape fits, else a fresh draw from the op's
     /// initializer (seeded by the graph seed, the node id and the key, so it is repeatable).
-    pub fn tensor_or_init(&self, spec: &OwnedTensor, graph_seed: u64) -> Array {
+    /// An initializer that cannot be drawn (settings analysis refuses) is an error.
+    pub fn try_tensor_or_init(&self, spec: &OwnedTensor, graph_seed: u64) -> Result<Array, String> {
         match self.tensors.get(spec.key) {
-            Some(a) if a.shape() == spec.shape.as_slice() => a.clone(),
+            Some(a) if a.shape() == spec.shape.as_slice() => Ok(a.clone()),
             _ => {
                 let key_hash = spec
                     .key
@@ -64,6 +65,31 @@ impl Node {
             }
         }
     }
+
+    /// `try_tensor_or_init` for callers that ran analysis first: analysis refuses every
+    /// initializer that cannot be drawn, so the zeros here are never reached from a node
+    /// analysis shaped.
+    pub fn tensor_or_init(&self, spec: &OwnedTensor, graph_seed: u64) -> Array {
+        self.try_tensor_or_init(spec, graph_seed)
+            .unwrap_or_else(|_| Array::zeros(spec.shape.clone()))
+    }
+}
+
+/// What of a node may change in place: its stored tensors and its position. Its id, name
+/// and op change only through `Graph` (`rename`, `set_op`), which keep the name index and
+/// the edges in step.
+///
+/// ```compile_fail
+/// let mut g = nodegrad::graph::Graph::new();
+/// let a = g.add(nodegrad::graph::Op::Input, [0.0, 0.0]);
+/// g.node_mut(a).unwrap().name.push_str("_renamed"); // the name is read-only here
+/// ```
+pub struct NodeMut<'a> {
+    pub id: NodeId,
+    pub name: &'a str,
+    pub op: &'a Op,
+    pub pos: &'a mut [f32; 2],
+    pub tensors: &'a mut BTreeMap<String, Array>,
 }
 
 /// An edge: the output of `from` feeds input `port` of `to`.
@@ -153,8 +179,22 @@ impl Graph {
         self.nodes.get(&id)
     }
 
-    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
-        self.nodes.get_mut(&id)
+    /// A node's tensors and position to change in place (never its name, id or op).
+    pub fn node_mut(&mut self, id: NodeId) -> Option<NodeMut<'_>> {
+        let Node {
+            id,
+            name,
+            op,
+            pos,
+            tensors,
+        } = self.nodes.get_mut(&id)?;
+        Some(NodeMut {
+            id: *id,
+            name,
+            op,
+            pos,
+            tensors,
+        })
     }
 
     pub fn find(&self, name: &str) -> Option<&Node> {
@@ -200,25 +240,45 @@ impl Graph {
             tensors.insert("value".to_string(), Array::scalar(0.0));
         }
         let id = NodeId(self.next_id.max(1));
-        self.insert_node(Node {
+        self.next_id = id.0.saturating_add(1);
+        self.names.insert(name.clone(), id);
+        self.nodes.insert(
             id,
-            name,
-            op,
-            pos,
-            tensors,
-        });
+            Node {
+                id,
+                name,
+                op,
+                pos,
+                tensors,
+            },
+        );
         id
     }
 
-    /// Inserts a node as given (the loader and undo use this). Keeps `next_id` ahead of it.
-    pub fn insert_node(&mut self, node: Node) {
+    /// Inserts a node as given (the loader and copies use this), replacing the node with
+    /// the same id (and its wires into ports the new op lacks). Refuses a name that another
+    /// node has, so names stay unique. Keeps `next_id` ahead of the id.
+    pub fn insert_node(&mut self, node: Node) -> Result<(), GraphError> {
+        if !is_valid_name(&node.name) {
+            return Err(GraphError::InvalidName(node.name));
+        }
+        if self
+            .names
+            .get(&node.name)
+            .is_some_and(|&other| other != node.id)
+        {
+            return Err(GraphError::DuplicateName(node.name));
+        }
         self.next_id = self.next_id.max(node.id.0.saturating_add(1));
-        self.names.insert(node.name.clone(), node.id);
-        if let Some(old) = self.nodes.insert(node.id, node) {
-            if self.nodes.get(&old.id).is_some_and(|n| n.name != old.name) {
-                self.names.remove(&old.name);
+        if let Some(old) = self.nodes.remove(&node.id) {
+            self.names.remove(&old.name);
+            for port in node.op.arity()..old.op.arity() {
+                self.unlink(node.id, port);
             }
         }
+        self.names.insert(node.name.clone(), node.id);
+        self.nodes.insert(node.id, node);
+        Ok(())
     }
 
     /// Removes a node and every edge touching it; returns it with its edges (for undo).
@@ -296,6 +356,7 @@ impl Graph {
     }
 
     /// Wires without the cycle check, so a file with a cycle loads and analysis reports it.
+    /// Only the loader uses it; every edit goes through `connect`.
     pub fn connect_unchecked(&mut self, from: NodeId, to: NodeId, port: usize) {
         self.unlink(to, port);
         self.inputs.insert((to, port), from);
@@ -437,6 +498,52 @@ mod tests {
         assert_eq!(g.edge_count(), 0);
         let again = g.add(Op::Mul, [0.0, 0.0]);
         assert!(again.0 > m.0, "ids are never reused");
+    }
+
+    #[test]
+    fn graph_knows_nothing_of_burn_egui_or_files() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("array.rs", include_str!("array.rs")),
+            ("init.rs", include_str!("init.rs")),
+            ("ops.rs", include_str!("ops.rs")),
+            ("shapes.rs", include_str!("shapes.rs")),
+            ("templates.rs", include_str!("templates.rs")),
+        ];
+        // Built from pieces so this test's own text does not match.
+        let banned = ["burn", "egui", "egui_snarl", "std::fs", "std::io"].map(|w| format!("{w}::"));
+        for (file, text) in sources {
+            for word in &banned {
+                assert!(!text.contains(word.as_str()), "graph/{file} uses {word}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_change_only_through_rename() {
+        let mut g = Graph::new();
+        let a = g.add(Op::Input, [0.0, 0.0]);
+        let b = g.add(Op::Input, [0.0, 0.0]);
+        // node_mut reaches the tensors and the position only; the name is read-only there.
+        let n = g.node_mut(a).unwrap();
+        assert_eq!(n.name, "x1");
+        n.tensors.insert("value".into(), Array::scalar(2.0));
+        *n.pos = [5.0, 6.0];
+        assert_eq!(g.node(a).unwrap().pos, [5.0, 6.0]);
+        // A copy of `b` named like `a` cannot go in beside it.
+        let mut clash = g.node(b).unwrap().clone();
+        clash.name = "x1".into();
+        assert_eq!(
+            g.insert_node(clash),
+            Err(GraphError::DuplicateName("x1".into()))
+        );
+        assert_eq!(g.find("x1").map(|n| n.id), Some(a));
+        // Replacing a node under its own id re-indexes its new name.
+        let mut renamed = g.node(b).unwrap().clone();
+        renamed.name = "y".into();
+        g.insert_node(renamed).unwrap();
+        assert!(g.find("x2").is_none());
+        assert_eq!(g.find("y").map(|n| n.id), Some(b));
     }
 
     #[test]

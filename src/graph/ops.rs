@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{Shape, fmt_shape, numel};
+use super::array::{Shape, fmt_number, fmt_shape, numel};
 use super::init::Init;
 use super::shapes::{broadcast, concat_shape, matmul_shape, reshape_shape, resolve_axis};
 
@@ -128,18 +128,87 @@ impl Padding {
     }
 }
 
-/// The lecture's formula: floor((W - K + 2P) / S) + 1, or why it has no answer.
+/// The lecture's formula: floor((W - K + 2P) / S) + 1, or why it has no answer. Checked
+/// arithmetic: a padding near `usize::MAX` is refused, never wrapped into a wrong size.
 pub fn conv_out(w: usize, k: usize, p: usize, s: usize, what: &str) -> Result<usize, String> {
     if k == 0 || s == 0 {
         return Err(format!("{what}: kernel and stride must be at least 1"));
     }
-    if w + 2 * p < k {
+    let padded = p
+        .checked_mul(2)
+        .and_then(|pp| w.checked_add(pp))
+        .ok_or_else(|| format!("{what}: input {w} plus padding 2*{p} is too large to count"))?;
+    if padded < k {
         return Err(format!(
             "kernel {k} is larger than the input {w} plus padding 2*{p}: use a smaller kernel, \
              more padding, or a bigger input"
         ));
     }
-    Ok((w + 2 * p - k) / s + 1)
+    Ok((padded - k) / s + 1)
+}
+
+/// The allowed values of every numeric setting, written once: analysis refuses anything
+/// outside them (naming the node, the setting and the range) and the card's drag values
+/// can use the same ranges. Sizes that only memory limits (Dense units, Conv2d filters) get
+/// wide ranges: the memory budget is their real limit.
+pub mod limits {
+    use std::ops::RangeInclusive;
+
+    /// Concat's number of input ports. `Op::ports` and `Op::arity` never go past the end of
+    /// this range, whatever a file says, so nothing is allocated per port from an
+    /// unchecked number.
+    pub const CONCAT_INPUTS: RangeInclusive<usize> = 1..=64;
+    pub const DENSE_UNITS: RangeInclusive<usize> = 1..=(1 << 40);
+    pub const CONV_FILTERS: RangeInclusive<usize> = 1..=(1 << 40);
+    /// Kernel size of Conv2d and the pools.
+    pub const KERNEL: RangeInclusive<usize> = 1..=64;
+    /// Stride of Conv2d and the pools.
+    pub const STRIDE: RangeInclusive<usize> = 1..=64;
+    /// Conv2d's explicit zero padding on each side.
+    pub const PADDING: RangeInclusive<usize> = 0..=64;
+    /// Pow's exponent: burn turns a whole exponent into an i64 and panics on infinity or
+    /// beyond 2^63, so exponents stay finite and far inside that.
+    pub const POW_EXPONENT: RangeInclusive<f64> = -1e6..=1e6;
+    /// Scale's factor, LeakyReLU's alpha and PReLU's starting alpha.
+    pub const FACTOR: RangeInclusive<f64> = -1e12..=1e12;
+    /// Every number of an initializer (a constant, uniform bounds, a normal's mean and
+    /// standard deviation): drawn values stay finite.
+    pub const INIT_NUMBER: RangeInclusive<f64> = -1e12..=1e12;
+    /// Dropout's p is in [0, 1): the end is excluded (p = 1 drops everything).
+    pub const DROPOUT_P: std::ops::Range<f64> = 0.0..1.0;
+    pub const MOMENTUM: RangeInclusive<f64> = 0.0..=1.0;
+}
+
+/// The most input ports a Concat may have (`limits::CONCAT_INPUTS`).
+pub const MAX_CONCAT_INPUTS: usize = *limits::CONCAT_INPUTS.end();
+
+fn check_count(
+    what: &str,
+    v: usize,
+    range: &std::ops::RangeInclusive<usize>,
+) -> Result<(), String> {
+    if range.contains(&v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} = {v} is outside the allowed {}..={}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+fn check_number(what: &str, v: f64, range: &std::ops::RangeInclusive<f64>) -> Result<(), String> {
+    if range.contains(&v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} = {} is outside the allowed {:e}..={:e}: use a finite number in that range",
+            fmt_number(v),
+            range.start(),
+            range.end()
+        ))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -358,23 +427,142 @@ impl Op {
         self.spec().name
     }
 
-    /// Input port names, in order.
+    /// Input port names, in order. A Concat asking for more than `MAX_CONCAT_INPUTS` gets
+    /// that many (analysis reports the setting), so a file cannot make this allocate.
     pub fn ports(&self) -> Vec<String> {
         match self {
-            Op::Concat { inputs, .. } => (1..=*inputs).map(|i| format!("in{i}")).collect(),
+            Op::Concat { .. } => (1..=self.arity()).map(|i| format!("in{i}")).collect(),
             _ => self.spec().ports.iter().map(|p| p.to_string()).collect(),
         }
     }
 
+    /// Number of input ports (at most `MAX_CONCAT_INPUTS` for a Concat, see `ports`).
     pub fn arity(&self) -> usize {
         match self {
-            Op::Concat { inputs, .. } => *inputs,
+            Op::Concat { inputs, .. } => (*inputs).min(MAX_CONCAT_INPUTS),
             _ => self.spec().ports.len(),
         }
     }
 
+    /// Loss ops (MSE, BCE, CrossEntropy, L1): their category in the catalogue, so a new loss
+    /// needs no list updated elsewhere (training and the UI ask this).
     pub fn is_loss(&self) -> bool {
         self.spec().category == Category::Losses
+    }
+
+    /// Settings outside `limits`, as a message naming the setting and the allowed range.
+    /// Analysis asks this before anything else about a node.
+    pub fn check_settings(&self) -> Result<(), String> {
+        use limits::*;
+        match self {
+            Op::Parameter { init } => init.check(),
+            Op::Pow { exponent } => check_number("exponent", *exponent, &POW_EXPONENT),
+            Op::Scale { factor } => check_number("factor k", *factor, &FACTOR),
+            Op::LeakyReLU { alpha } => check_number("alpha", *alpha, &FACTOR),
+            Op::PReLU { init_alpha } => check_number("starting alpha", *init_alpha, &FACTOR),
+            Op::Concat { inputs, .. } => check_count("inputs", *inputs, &CONCAT_INPUTS),
+            Op::Dense { units, init } => {
+                check_count("units", *units, &DENSE_UNITS)?;
+                init.check()
+            }
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                init,
+                ..
+            } => {
+                check_count("filters", *filters, &CONV_FILTERS)?;
+                check_count("kernel", *kernel, &KERNEL)?;
+                check_count("stride", *stride, &STRIDE)?;
+                if let Padding::Explicit(p) = padding {
+                    check_count("padding", *p, &PADDING)?;
+                }
+                init.check()
+            }
+            Op::MaxPool2d { kernel, stride } | Op::AvgPool2d { kernel, stride } => {
+                check_count("kernel", *kernel, &KERNEL)?;
+                check_count("stride", *stride, &STRIDE)
+            }
+            Op::Dropout { p } => {
+                if DROPOUT_P.contains(p) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "p = {p}: use a probability from 0 up to (not including) 1"
+                    ))
+                }
+            }
+            Op::BatchNorm { momentum } => {
+                if MOMENTUM.contains(momentum) {
+                    Ok(())
+                } else {
+                    Err(format!("momentum = {momentum}: use a number from 0 to 1"))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Elements a sample's evaluation allocates beyond the values and gradients of the
+    /// node's output and owned tensors (saturating, so a hostile size is a huge number the
+    /// memory budget refuses). Convolutions and pools unfold their input (im2col:
+    /// C * K * K values per output position). burn's Conv2d weight gradient is a
+    /// convolution of the input with the output gradient that produces a
+    /// [C, F, H + 2P - S (H' - 1), W + 2P - S (W' - 1)] buffer and then keeps its K x K
+    /// corner: with a big stride and padding that buffer is the whole padded input per
+    /// filter.
+    pub fn scratch_elements(&self, inputs: &[&[usize]], out: &[usize]) -> u64 {
+        let (filters, kernel, stride, padding) = match self {
+            Op::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => (Some(*filters), *kernel, *stride, padding.amount(*kernel)),
+            Op::MaxPool2d { kernel, stride } | Op::AvgPool2d { kernel, stride } => {
+                (None, *kernel, *stride, 0)
+            }
+            _ => return 0,
+        };
+        let Some(Ok((c, h, w))) = inputs.first().map(|x| image_dims(x)) else {
+            return 0;
+        };
+        let (oh, ow) = match out {
+            [_, oh, ow] => (*oh, *ow),
+            [oh, ow] => (*oh, *ow),
+            _ => return 0,
+        };
+        let k2 = (kernel as u64).saturating_mul(kernel as u64);
+        let unfolded = (c as u64)
+            .saturating_mul(k2)
+            .saturating_mul(oh as u64)
+            .saturating_mul(ow as u64);
+        let Some(filters) = filters else {
+            return unfolded;
+        };
+        let span = |size: usize, o: usize| -> u64 {
+            let padded = (size as u64).saturating_add((padding as u64).saturating_mul(2));
+            padded.saturating_sub((stride as u64).saturating_mul(o.saturating_sub(1) as u64))
+        };
+        let weight_grad_buffer = (c as u64)
+            .saturating_mul(filters as u64)
+            .saturating_mul(span(h, oh))
+            .saturating_mul(span(w, ow));
+        unfolded.saturating_add(weight_grad_buffer)
+    }
+
+    /// The infix symbol of a binary arithmetic op (`u = b * c`), for step texts.
+    pub fn infix_symbol(&self) -> Option<&'static str> {
+        match self {
+            Op::Add => Some("+"),
+            Op::Sub => Some("-"),
+            Op::Mul => Some("*"),
+            Op::Div => Some("/"),
+            _ => None,
+        }
     }
 
     /// Ops whose node carries a value instead of computing one.
@@ -389,6 +577,7 @@ impl Op {
         inputs: &[&[usize]],
         value: Option<&[usize]>,
     ) -> Result<Shape, String> {
+        self.check_settings()?;
         let one = || inputs[0].to_vec();
         match self {
             Op::Input | Op::Constant | Op::Parameter { .. } => value
@@ -409,27 +598,14 @@ impl Op {
             | Op::ReLU
             | Op::LeakyReLU { .. }
             | Op::PReLU { .. } => Ok(one()),
-            Op::Dropout { p } => {
-                if (0.0..1.0).contains(p) {
-                    Ok(one())
-                } else {
-                    Err(format!(
-                        "p = {p}: use a probability from 0 up to (not including) 1"
-                    ))
-                }
-            }
-            Op::BatchNorm { momentum } => {
-                if !(0.0..=1.0).contains(momentum) {
-                    return Err(format!("momentum = {momentum}: use a number from 0 to 1"));
-                }
-                match inputs[0].len() {
-                    1 | 3 => Ok(one()),
-                    _ => Err(format!(
-                        "normalizes a vector [n] or channels [C, H, W], got {}",
-                        fmt_shape(inputs[0])
-                    )),
-                }
-            }
+            Op::Dropout { .. } => Ok(one()),
+            Op::BatchNorm { .. } => match inputs[0].len() {
+                1 | 3 => Ok(one()),
+                _ => Err(format!(
+                    "normalizes a vector [n] or channels [C, H, W], got {}",
+                    fmt_shape(inputs[0])
+                )),
+            },
             Op::Conv2d {
                 filters,
                 kernel,
@@ -437,9 +613,6 @@ impl Op {
                 padding,
                 ..
             } => {
-                if *filters == 0 {
-                    return Err("has 0 filters: give it at least 1".into());
-                }
                 if *padding == Padding::Same && kernel % 2 == 0 {
                     return Err(format!(
                         "same padding needs an odd kernel (got {kernel}): use 3, 5, ... or explicit padding"
@@ -493,18 +666,13 @@ impl Op {
             Op::Reshape { shape } => reshape_shape(inputs[0], shape),
             Op::Flatten => Ok(vec![numel(inputs[0])]),
             Op::Concat { axis, .. } => concat_shape(inputs, *axis),
-            Op::Dense { units, .. } => {
-                if *units == 0 {
-                    return Err("has 0 units: give it at least 1".into());
-                }
-                match inputs[0].len() {
-                    0 | 1 => Ok(vec![*units]),
-                    _ => Err(format!(
-                        "expects a vector but gets {}: put a Flatten before it",
-                        fmt_shape(inputs[0])
-                    )),
-                }
-            }
+            Op::Dense { units, .. } => match inputs[0].len() {
+                0 | 1 => Ok(vec![*units]),
+                _ => Err(format!(
+                    "expects a vector but gets {}: put a Flatten before it",
+                    fmt_shape(inputs[0])
+                )),
+            },
             Op::MSE | Op::BCE | Op::L1 => {
                 let (p, t) = (numel(inputs[0]), numel(inputs[1]));
                 if p != t {
@@ -584,21 +752,22 @@ impl Op {
                     .first()
                     .and_then(|s| image_dims(s).ok())
                     .map_or(1, |(c, _, _)| c);
-                let k2 = kernel * kernel;
+                let k2 = kernel.saturating_mul(*kernel);
+                let (fan_in, fan_out) = (c.saturating_mul(k2), filters.saturating_mul(k2));
                 let mut v = vec![OwnedTensor {
                     key: "weight",
                     shape: vec![*filters, c, *kernel, *kernel],
                     trainable: true,
-                    fan_in: c * k2,
-                    fan_out: filters * k2,
+                    fan_in,
+                    fan_out,
                 }];
                 if *bias {
                     v.push(OwnedTensor {
                         key: "bias",
                         shape: vec![*filters],
                         trainable: true,
-                        fan_in: c * k2,
-                        fan_out: filters * k2,
+                        fan_in,
+                        fan_out,
                     });
                 }
                 v
@@ -799,6 +968,122 @@ mod tests {
         check(Op::CrossEntropy, &[&[4], &[]], Ok(&[]));
         check(Op::CrossEntropy, &[&[4], &[4]], Ok(&[]));
         check(Op::CrossEntropy, &[&[4], &[3]], Err("one-hot"));
+    }
+
+    /// A deserializer that only records the variant names serde's derive lists for an
+    /// enum: a list generated by the compiler, so it cannot miss a variant.
+    mod variant_names {
+        use serde::de::{self, Visitor};
+
+        #[derive(Debug)]
+        pub struct Found(pub Vec<&'static str>);
+
+        impl std::fmt::Display for Found {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
+        }
+
+        impl std::error::Error for Found {}
+
+        impl de::Error for Found {
+            fn custom<T: std::fmt::Display>(_: T) -> Self {
+                Found(Vec::new())
+            }
+        }
+
+        pub struct Probe;
+
+        impl<'de> de::Deserializer<'de> for Probe {
+            type Error = Found;
+
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+                Err(Found(Vec::new()))
+            }
+
+            fn deserialize_enum<V: Visitor<'de>>(
+                self,
+                _name: &'static str,
+                variants: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Found> {
+                Err(Found(variants.to_vec()))
+            }
+
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+                struct identifier ignored_any
+            }
+        }
+    }
+
+    #[test]
+    fn catalogue_lists_every_variant_once() {
+        let Err(variant_names::Found(all)) = Op::deserialize(variant_names::Probe) else {
+            panic!("the probe never deserializes");
+        };
+        let mut expected: Vec<&str> = all
+            .into_iter()
+            .filter(|n| *n != "TestBrokenSquare")
+            .collect();
+        assert!(expected.len() >= 38, "{expected:?}");
+        let mut listed: Vec<&str> = Op::catalogue().iter().map(Op::name).collect();
+        // The catalogue is in menu order and a spec's name is its serde name.
+        expected.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn settings_outside_their_ranges_are_refused_with_the_range() {
+        let concat = Op::Concat {
+            inputs: usize::MAX,
+            axis: 0,
+        };
+        assert_eq!(concat.arity(), MAX_CONCAT_INPUTS);
+        assert_eq!(concat.ports().len(), MAX_CONCAT_INPUTS);
+        let err = concat.check_settings().unwrap_err();
+        assert!(
+            err.contains("inputs = 18446744073709551615") && err.contains("1..=64"),
+            "{err}"
+        );
+        for exponent in [f64::INFINITY, f64::NAN, 9.3e18, -2e6] {
+            let err = Op::Pow { exponent }.check_settings().unwrap_err();
+            assert!(err.contains("exponent") && err.contains("1e6"), "{err}");
+        }
+        assert!(Op::Pow { exponent: -0.5 }.check_settings().is_ok());
+        let conv = |stride, padding| Op::Conv2d {
+            filters: 1,
+            kernel: 3,
+            stride,
+            padding,
+            bias: false,
+            init: Init::Zeros,
+        };
+        let err = conv(1 << 40, Padding::Valid).check_settings().unwrap_err();
+        assert!(err.contains("stride") && err.contains("1..=64"), "{err}");
+        let err = conv(1, Padding::Explicit(usize::MAX - 1))
+            .check_settings()
+            .unwrap_err();
+        assert!(err.contains("padding") && err.contains("0..=64"), "{err}");
+        // The formula itself never wraps, whatever the caller passes.
+        let err = conv_out(28, 3, usize::MAX / 2, 1, "Conv2d").unwrap_err();
+        assert!(err.contains("too large"), "{err}");
+        // A big stride's weight gradient holds the padded input once per filter (plus the
+        // unfolded input, C * K * K per output position).
+        let op = conv(64, Padding::Explicit(64));
+        let out = op.infer_shape(&[&[2, 100, 100]], None).unwrap();
+        assert_eq!(out, vec![1, 4, 4]);
+        assert_eq!(
+            op.scratch_elements(&[&[2, 100, 100]], &out),
+            2 * 9 * 16 + 2 * (228 - 64 * 3) * (228 - 64 * 3)
+        );
+        let pool = Op::MaxPool2d {
+            kernel: 2,
+            stride: 2,
+        };
+        assert_eq!(pool.scratch_elements(&[&[4, 4]], &[2, 2]), 4 * 4);
     }
 
     #[test]

@@ -32,16 +32,16 @@ fn conv(filters: usize) -> Op {
 }
 
 /// Adds `ops` left to right, each wired into the next; returns their ids.
-fn chain(g: &mut Graph, ops: Vec<Op>, x0: f32) -> Vec<NodeId> {
+fn chain(g: &mut Graph, ops: Vec<Op>, x0: f32) -> Option<Vec<NodeId>> {
     let mut ids: Vec<NodeId> = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
         let id = g.add(op, [x0 + 380.0 * i as f32, 0.0]);
         if let Some(&prev) = ids.last() {
-            g.connect_unchecked(prev, id, 0);
+            g.connect(prev, id, 0).ok()?;
         }
         ids.push(id);
     }
-    ids
+    Some(ids)
 }
 
 /// The template's nodes, positioned from (0, 0); `None` for an unknown name.
@@ -53,22 +53,22 @@ pub fn build(name: &str) -> Option<Graph> {
     };
     match name {
         "conv-relu-pool" => {
-            chain(&mut g, vec![conv(8), Op::ReLU, pool], 0.0);
+            chain(&mut g, vec![conv(8), Op::ReLU, pool], 0.0)?;
         }
         "VGG block" => {
             chain(
                 &mut g,
                 vec![conv(16), Op::ReLU, conv(16), Op::ReLU, pool],
                 0.0,
-            );
+            )?;
         }
         "residual block" => {
-            let ids = chain(&mut g, vec![Op::Identity, conv(8), Op::ReLU, conv(8)], 0.0);
+            let ids = chain(&mut g, vec![Op::Identity, conv(8), Op::ReLU, conv(8)], 0.0)?;
             let add = g.add(Op::Add, [1520.0, 0.0]);
-            g.connect_unchecked(ids[3], add, 0);
-            g.connect_unchecked(ids[0], add, 1);
+            g.connect(ids[3], add, 0).ok()?;
+            g.connect(ids[0], add, 1).ok()?;
             let out = g.add(Op::ReLU, [1900.0, 0.0]);
-            g.connect_unchecked(add, out, 0);
+            g.connect(add, out, 0).ok()?;
         }
         _ => return None,
     }
@@ -89,7 +89,7 @@ mod tests {
             let x = g.add(Op::Input, [-300.0, 0.0]);
             g.set_tensor(x, "value", crate::graph::Array::zeros(vec![8, 8, 8]))
                 .unwrap();
-            g.connect_unchecked(x, first, 0);
+            g.connect(x, first, 0).unwrap();
             let a = analyze(&g);
             assert!(!a.has_errors(), "{name}: {:?}", a.diagnostics);
             assert_eq!(a.shapes.len(), g.len(), "{name}: every node shaped");

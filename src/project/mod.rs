@@ -66,6 +66,26 @@ fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
 }
 
+/// The file as text, or `FILE:LINE:COL` of its first byte that is not UTF-8.
+fn utf8<'a>(bytes: &'a [u8], path: &str) -> Result<&'a str, ProjectError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = e.valid_up_to();
+        // The valid prefix is text, so lines and columns count characters as an editor does.
+        let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ProjectError::Invalid {
+            path: path.to_string(),
+            line,
+            col,
+            message: format!(
+                "byte 0x{:02x} is not UTF-8 text: save the file as UTF-8",
+                bytes[valid]
+            ),
+        }
+    })
+}
+
 /// 1-based line and column of the `nth` occurrence of `needle` (for semantic errors).
 fn locate(text: &str, needle: &str, nth: usize) -> (usize, usize) {
     let Some((offset, _)) = text.match_indices(needle).nth(nth) else {
@@ -87,11 +107,16 @@ impl Project {
 
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ProjectError::Read {
             path: shown.clone(),
             source,
         })?;
-        Self::parse(&text, &shown)
+        Self::parse_bytes(&bytes, &shown)
+    }
+
+    /// Parses a file's bytes: text that is not UTF-8 is refused at its first bad byte.
+    pub fn parse_bytes(bytes: &[u8], path: &str) -> Result<Self, ProjectError> {
+        Self::parse(utf8(bytes, path)?, path)
     }
 
     /// Parses project text; `path` is only used in messages.
@@ -188,6 +213,19 @@ impl Project {
                     next_free - 1
                 }
             };
+            if let crate::graph::Op::Concat { inputs, .. } = nf.op {
+                if inputs > crate::graph::ops::MAX_CONCAT_INPUTS {
+                    return Err((
+                        quoted,
+                        0,
+                        format!(
+                            "`{}` is a Concat with {inputs} inputs: at most {} are allowed",
+                            nf.name,
+                            crate::graph::ops::MAX_CONCAT_INPUTS
+                        ),
+                    ));
+                }
+            }
             let mut tensors = BTreeMap::new();
             if let Some(v) = &nf.value {
                 tensors.insert(
@@ -205,13 +243,15 @@ impl Project {
             }
             by_name.insert(nf.name.clone(), NodeId(id));
             ids.push(NodeId(id));
-            graph.insert_node(Node {
-                id: NodeId(id),
-                name: nf.name.clone(),
-                op: nf.op.clone(),
-                pos: [nf.pos.0, nf.pos.1],
-                tensors,
-            });
+            graph
+                .insert_node(Node {
+                    id: NodeId(id),
+                    name: nf.name.clone(),
+                    op: nf.op.clone(),
+                    pos: [nf.pos.0, nf.pos.1],
+                    tensors,
+                })
+                .map_err(|e| (quoted.clone(), 0, e.to_string()))?;
         }
         let mut load_diagnostics = Vec::new();
         for (nf, &id) in file.nodes.iter().zip(&ids) {
@@ -358,16 +398,47 @@ impl Project {
     }
 }
 
+/// Writes atomically: a temp file `.NAME.nodegrad-tmp-XXXXXX` in the target's folder,
+/// synced, then renamed over `path`. A save killed halfway leaves such a temp file behind;
+/// the next save of the same file removes every one of them first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir: PathBuf = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    let prefix = temp_prefix(path);
+    remove_stale_temps(&dir, &prefix);
+    let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// `.NAME.nodegrad-tmp-`: hidden, named after the target, and recognisably ours.
+pub fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.nodegrad-tmp-")
+}
+
+/// Removes the temp files earlier saves of this target left (best effort: a file that
+/// cannot be removed is left for the next save).
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(prefix));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn to_array(v: &ValueFile) -> Result<Array, String> {

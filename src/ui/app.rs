@@ -326,13 +326,13 @@ impl NodegradApp {
                     .filter_map(|id| self.doc.graph().node(*id))
                     .map(|n| n.name.clone())
                     .collect();
-                let before = self.doc.project.quiz.replace(crate::project::QuizFile {
+                let before = self.doc.set_quiz(Some(crate::project::QuizFile {
                     ask,
                     tolerance: 0.01,
-                });
+                }));
                 if !self.save(true) {
                     // Cancelled or failed: the open project stays as it was.
-                    self.doc.project.quiz = before;
+                    self.doc.set_quiz(before);
                 }
             }
             AppCommand::GradientCheck => {
@@ -343,7 +343,7 @@ impl NodegradApp {
             }
             AppCommand::ToggleTraining => {
                 self.training.open = !self.training.open;
-                if self.training.open && self.doc.project.training.is_none() {
+                if self.training.open && self.doc.project().training.is_none() {
                     self.message = "Choose a dataset in the Training panel".into();
                 }
             }
@@ -513,7 +513,7 @@ impl NodegradApp {
         if self.frames == 2 {
             self.canvas.fit_requested = true;
         }
-        if let (Some(d), Some(cfg)) = (self.train_for, self.doc.project.training.clone()) {
+        if let (Some(d), Some(cfg)) = (self.train_for, self.doc.project().training.clone()) {
             if self.frames < 3 {
                 ctx.request_repaint();
                 return;
@@ -563,7 +563,7 @@ impl NodegradApp {
     /// A new document: any run stops, the panel opens when the project trains.
     pub fn reset_training(&mut self) {
         self.training = TrainingPanel::default();
-        self.training.open = self.doc.project.training.is_some();
+        self.training.open = self.doc.project().training.is_some();
     }
 
     /// Takes the worker's events: trained weights go into the graph as one undo step.
@@ -613,7 +613,7 @@ impl NodegradApp {
                     ui,
                     self.doc.graph(),
                     &self.analysis,
-                    self.doc.project.training.as_ref(),
+                    self.doc.project().training.as_ref(),
                     base,
                     self.doc.semantic_revision(),
                     (self.canvas.selection.len() == 1)

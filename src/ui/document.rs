@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::graph::{Array, Graph, NodeId, Op};
-use crate::project::{Project, ProjectError};
+use crate::project::{Project, ProjectError, QuizFile};
 
 /// One user edit. Panels and the canvas emit these; `Document::apply` runs them.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,9 +76,16 @@ fn next_revision() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The project is private: its graph changes only through `apply` (undo and the revisions
+/// stay true), the rest through the setters below.
+///
+/// ```compile_fail
+/// let mut doc = nodegrad::ui::document::Document::default();
+/// doc.project.quiz = None; // the project is not writable from outside
+/// ```
 #[derive(Debug)]
 pub struct Document {
-    pub project: Project,
+    project: Project,
     pub path: Option<PathBuf>,
     /// Bumped by every change; views compare it to know when to recompute.
     revision: u64,
@@ -120,6 +127,18 @@ impl Document {
 
     pub fn graph(&self) -> &Graph {
         &self.project.graph
+    }
+
+    /// The whole project, to read (title, description, quiz, training, load diagnostics).
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// Sets the exercise settings and returns the previous ones. Not an undo step and not a
+    /// change of its own: "Save as exercise" sets them right before saving and puts the old
+    /// ones back when the save is cancelled.
+    pub fn set_quiz(&mut self, quiz: Option<QuizFile>) -> Option<QuizFile> {
+        std::mem::replace(&mut self.project.quiz, quiz)
     }
 
     pub fn revision(&self) -> u64 {
@@ -248,13 +267,14 @@ impl Document {
         let g = self.graph();
         let mut sub = Graph::new();
         for id in ids {
-            sub.insert_node(g.node(*id)?.clone());
+            sub.insert_node(g.node(*id)?.clone()).ok()?;
         }
         for e in g
             .edges()
             .filter(|e| ids.contains(&e.from) && ids.contains(&e.to))
         {
-            sub.connect_unchecked(e.from, e.to, e.port);
+            // A cycle a loaded file brought in is not copied: its closing wire is left out.
+            let _ = sub.connect(e.from, e.to, e.port);
         }
         Project::from_graph(sub).to_ron().ok()
     }
@@ -292,7 +312,7 @@ fn apply_to(g: &mut Graph, edit: &Edit) -> Result<Vec<NodeId>, String> {
         Edit::Move(items) => {
             for (id, pos) in items {
                 if let Some(n) = g.node_mut(*id) {
-                    n.pos = *pos;
+                    *n.pos = *pos;
                 }
             }
             Ok(vec![])
@@ -331,13 +351,13 @@ fn apply_to(g: &mut Graph, edit: &Edit) -> Result<Vec<NodeId>, String> {
         Edit::Paste { text, offset } => {
             let fragment =
                 Project::parse(text, "clipboard").map_err(|e| format!("cannot paste: {e}"))?;
-            Ok(insert_fragment(g, &fragment.graph, *offset))
+            insert_fragment(g, &fragment.graph, *offset).map_err(|e| format!("cannot paste: {e}"))
         }
         Edit::Duplicate(ids) => {
             let mut sub = Graph::new();
             for id in ids {
                 if let Some(n) = g.node(*id) {
-                    sub.insert_node(n.clone());
+                    sub.insert_node(n.clone()).map_err(|e| e.to_string())?;
                 }
             }
             let edges: Vec<_> = g
@@ -345,15 +365,22 @@ fn apply_to(g: &mut Graph, edit: &Edit) -> Result<Vec<NodeId>, String> {
                 .filter(|e| ids.contains(&e.from) && ids.contains(&e.to))
                 .collect();
             for e in edges {
-                sub.connect_unchecked(e.from, e.to, e.port);
+                sub.connect(e.from, e.to, e.port)
+                    .map_err(|e| format!("cannot duplicate: {e}"))?;
             }
-            Ok(insert_fragment(g, &sub, [40.0, 40.0]))
+            insert_fragment(g, &sub, [40.0, 40.0]).map_err(|e| format!("cannot duplicate: {e}"))
         }
     }
 }
 
-/// Copies `fragment` into `g` with fresh ids, unique names and shifted positions.
-fn insert_fragment(g: &mut Graph, fragment: &Graph, offset: [f32; 2]) -> Vec<NodeId> {
+/// Copies `fragment` into `g` with fresh ids, unique names and shifted positions. Its wires
+/// go through `Graph::connect`, so a fragment with a cycle (hand-written clipboard text) is
+/// refused; `apply` then leaves the graph as it was.
+fn insert_fragment(
+    g: &mut Graph,
+    fragment: &Graph,
+    offset: [f32; 2],
+) -> Result<Vec<NodeId>, String> {
     let mut map: BTreeMap<NodeId, NodeId> = BTreeMap::new();
     for n in fragment.nodes() {
         let id = g.add(n.op.clone(), [n.pos[0] + offset[0], n.pos[1] + offset[1]]);
@@ -365,16 +392,16 @@ fn insert_fragment(g: &mut Graph, fragment: &Graph, offset: [f32; 2]) -> Vec<Nod
         };
         let _ = g.rename(id, &name);
         if let Some(node) = g.node_mut(id) {
-            node.tensors = n.tensors.clone();
+            *node.tensors = n.tensors.clone();
         }
         map.insert(n.id, id);
     }
     for e in fragment.edges() {
         if let (Some(&from), Some(&to)) = (map.get(&e.from), map.get(&e.to)) {
-            g.connect_unchecked(from, to, e.port);
+            g.connect(from, to, e.port).map_err(|e| e.to_string())?;
         }
     }
-    map.into_values().collect()
+    Ok(map.into_values().collect())
 }
 
 fn unique_copy_name(g: &Graph, base: &str) -> String {

@@ -24,12 +24,12 @@ impl NodegradApp {
                 self.canvas.selection.clear();
                 self.remember(path);
                 self.recompute();
-                match self.doc.project.quiz.clone() {
+                match self.doc.project().quiz.clone() {
                     Some(quiz) => self.stepping.start_quiz(self.doc.graph(), &quiz),
                     None => self.stepping.reset(),
                 }
                 self.message = format!("opened {}", self.doc.display_name());
-                let problems = self.doc.project.load_diagnostics.len();
+                let problems = self.doc.project().load_diagnostics.len();
                 if problems > 0 {
                     self.message += &format!(" with {problems} problem(s): see the status bar");
                 }
@@ -148,7 +148,7 @@ impl Recovery {
         else {
             return;
         };
-        let Ok(text) = doc.project.to_ron() else {
+        let Ok(text) = doc.project().to_ron() else {
             return;
         };
         let _ = std::fs::create_dir_all(dir);

@@ -160,7 +160,7 @@ pub fn status_bar(app: &mut NodegradApp, ui: &mut Ui) {
             ui.separator();
             let mut diags: Vec<_> = app
                 .doc
-                .project
+                .project()
                 .load_diagnostics
                 .iter()
                 .chain(&app.analysis.diagnostics)
@@ -240,9 +240,9 @@ pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
                     app.doc.graph().len(),
                     app.doc.graph().edge_count()
                 ));
-                if !app.doc.project.description.is_empty() {
+                if !app.doc.project().description.is_empty() {
                     ui.separator();
-                    ui.label(&app.doc.project.description);
+                    ui.label(&app.doc.project().description);
                 }
                 return;
             };
