@@ -1,0 +1,220 @@
+//! Drawing the tiles: `Panes` is the `egui_tiles::Behavior` that puts each pane's panel
+//! into its tile (and over the whole area when one is maximized). It borrows what the panels
+//! need for one frame and collects their `Edit`s and `AppCommand`s.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use egui::Ui;
+use egui_tiles::{Behavior, TileId, Tiles, UiResponse};
+
+use crate::analysis::Analysis;
+use crate::exec::Evaluation;
+use crate::graph::NodeId;
+
+use super::command::AppCommand;
+use super::document::{Document, Edit};
+use super::editor::canvas::Canvas;
+use super::layout::{Drawn, Layout, Pane};
+use super::panels::{InspectorView, inspector_ui};
+use super::stepping::Stepping;
+use super::training::{TrainingContext, TrainingPanel};
+
+/// One frame's borrow of everything the panes draw.
+pub struct Panes<'a> {
+    pub doc: &'a Document,
+    pub analysis: &'a Analysis,
+    pub eval: Option<&'a Evaluation>,
+    pub canvas: &'a mut Canvas,
+    pub stepping: &'a mut Stepping,
+    pub training: &'a mut TrainingPanel,
+    pub selection: BTreeSet<NodeId>,
+    pub edits: &'a mut Vec<Edit>,
+    pub commands: &'a mut Vec<AppCommand>,
+    pub drawn: BTreeMap<Pane, Drawn>,
+    /// A tab was clicked this frame.
+    pub tab_selected: bool,
+}
+
+fn training_context<'b>(
+    doc: &'b Document,
+    analysis: &'b Analysis,
+    selection: &BTreeSet<NodeId>,
+) -> TrainingContext<'b> {
+    TrainingContext {
+        graph: doc.graph(),
+        analysis,
+        config: doc.project.training.as_ref(),
+        base: doc.folder(),
+        revision: doc.semantic_revision(),
+        selected: (selection.len() == 1)
+            .then(|| selection.first().copied())
+            .flatten(),
+    }
+}
+
+impl Panes<'_> {
+    /// One pane's content in `ui` (its tile). Everything but the canvas gets a margin and
+    /// scrolls inside the tile, so nothing can widen it.
+    pub fn pane_content(&mut self, ui: &mut Ui, pane: Pane) {
+        let tile = ui.max_rect();
+        if pane == Pane::Canvas {
+            let reveal = self.stepping.reveal();
+            self.canvas.ui(
+                ui,
+                self.doc,
+                self.analysis,
+                self.eval,
+                reveal.as_ref(),
+                self.edits,
+            );
+        } else {
+            egui::Frame::NONE
+                .inner_margin(egui::Margin::symmetric(8, 6))
+                .show(ui, |ui| self.panel_ui(ui, pane));
+        }
+        let content = ui.min_rect();
+        self.drawn.insert(pane, Drawn { tile, content });
+    }
+
+    fn panel_ui(&mut self, ui: &mut Ui, pane: Pane) {
+        ui.set_min_size(ui.available_size());
+        match pane {
+            Pane::Canvas => {}
+            Pane::Inspector => {
+                let reveal = self.stepping.reveal();
+                let view = InspectorView {
+                    graph: self.doc.graph(),
+                    description: &self.doc.project.description,
+                    analysis: self.analysis,
+                    eval: self.eval,
+                    selection: &self.selection,
+                    reveal: reveal.as_ref(),
+                };
+                egui::ScrollArea::both()
+                    .id_salt("inspector-scroll")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| inspector_ui(ui, &view));
+            }
+            Pane::Steps => {
+                egui::ScrollArea::both()
+                    .id_salt("steps-scroll")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| self.stepping.panel_ui(ui));
+            }
+            Pane::Training => {
+                let cx = training_context(self.doc, self.analysis, &self.selection);
+                self.commands.extend(self.training.settings_pane(ui, &cx));
+            }
+            Pane::Curves => {
+                if self.doc.project.training.is_none() {
+                    ui.weak("Choose a dataset in the Training tile first.");
+                } else {
+                    self.training.curves_pane(ui);
+                }
+            }
+            p => {
+                let Some(view) = p.view() else { return };
+                let cx = training_context(self.doc, self.analysis, &self.selection);
+                self.commands.extend(self.training.view_pane(ui, view, &cx));
+            }
+        }
+    }
+}
+
+impl Behavior<Pane> for Panes<'_> {
+    fn pane_ui(&mut self, ui: &mut Ui, _tile_id: TileId, pane: &mut Pane) -> UiResponse {
+        self.pane_content(ui, *pane);
+        UiResponse::None
+    }
+
+    fn tab_title_for_pane(&mut self, pane: &Pane) -> egui::WidgetText {
+        pane.title().into()
+    }
+
+    fn top_bar_right_ui(
+        &mut self,
+        tiles: &Tiles<Pane>,
+        ui: &mut Ui,
+        _tile_id: TileId,
+        tabs: &egui_tiles::Tabs,
+        _scroll_offset: &mut f32,
+    ) {
+        let Some(pane) = tabs.active.and_then(|id| tiles.get_pane(&id)).copied() else {
+            return;
+        };
+        if ui
+            .small_button("⛶")
+            .on_hover_text(format!("Maximize {} (double-click its tab)", pane.title()))
+            .clicked()
+        {
+            self.commands.push(AppCommand::Maximize(Some(pane)));
+        }
+    }
+
+    fn on_tab_button(
+        &mut self,
+        tiles: &mut Tiles<Pane>,
+        tile_id: TileId,
+        button_response: egui::Response,
+    ) -> egui::Response {
+        if button_response.double_clicked()
+            && let Some(pane) = tiles.get_pane(&tile_id)
+        {
+            self.commands.push(AppCommand::Maximize(Some(*pane)));
+        }
+        button_response
+    }
+
+    fn tab_title_spacing(&self, _visuals: &egui::Visuals) -> f32 {
+        6.0
+    }
+
+    fn gap_width(&self, _style: &egui::Style) -> f32 {
+        2.0
+    }
+
+    /// No tile shrinks below this by dragging a divider.
+    fn min_size(&self) -> f32 {
+        60.0
+    }
+
+    fn simplification_options(&self) -> egui_tiles::SimplificationOptions {
+        super::layout::simplification()
+    }
+
+    fn on_edit(&mut self, edit_action: egui_tiles::EditAction) {
+        if edit_action == egui_tiles::EditAction::TabSelected {
+            self.tab_selected = true;
+        }
+    }
+}
+
+/// Draws the layout into `ui` (all of its space): the tiles, or the maximized pane with a
+/// bar to restore the tiles.
+pub fn layout_ui(ui: &mut Ui, layout: &mut Layout, panes: &mut Panes<'_>) {
+    panes.drawn.clear();
+    if let Some(pane) = layout.maximized {
+        let bar = ui
+            .horizontal(|ui| {
+                ui.strong(pane.title());
+                if ui
+                    .small_button("Restore the tiles")
+                    .on_hover_text("Show every tile again (double-click the tab does too)")
+                    .clicked()
+                {
+                    panes.commands.push(AppCommand::Maximize(None));
+                }
+            })
+            .response;
+        if bar.double_clicked() {
+            panes.commands.push(AppCommand::Maximize(None));
+        }
+        let rect = ui.available_rect_before_wrap();
+        let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).id_salt(pane));
+        child.set_clip_rect(rect);
+        panes.pane_content(&mut child, pane);
+    } else {
+        layout.tree.ui(panes, ui);
+    }
+    layout.drawn = std::mem::take(&mut panes.drawn);
+}
