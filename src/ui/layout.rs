@@ -237,6 +237,12 @@ pub fn check(tree: &Tree<Pane>) -> Result<(), String> {
             }
         }
     }
+    if seen.len() != tree.tiles.len() {
+        return Err(format!(
+            "it holds {} tile(s) outside the tree",
+            tree.tiles.len() - seen.len().min(tree.tiles.len())
+        ));
+    }
     for p in Pane::ALL {
         match panes.get(&p).copied().unwrap_or(0) {
             1 => {}
@@ -297,7 +303,9 @@ pub fn canvas_share(tree: &Tree<Pane>) -> f32 {
 /// Grows the canvas's shares until it has at least `min` of the area (when it is not an
 /// inactive tab: that the student chose). Used when a panel is shown.
 pub fn ensure_canvas_share(tree: &mut Tree<Pane>, min: f32) {
-    for _ in 0..4 {
+    // Each round grows every level a little; levels capped at 90% leave the rest to the
+    // others, so a few rounds are needed.
+    for _ in 0..32 {
         let share = canvas_share(tree);
         if share >= min || share <= 0.0 {
             return;
@@ -480,6 +488,14 @@ mod tests {
         root_linear(&mut tree).children.push(root);
         assert!(check(&tree).unwrap_err().contains("appears twice"));
 
+        // A second canvas outside the tree (it could stand in for the squeezed one).
+        let mut tree = default_tree();
+        let l = root_linear(&mut tree);
+        let right = l.children[1];
+        l.shares.set_share(right, 1000.0);
+        let _orphan = tree.tiles.insert_pane(Pane::Canvas);
+        assert!(check(&tree).unwrap_err().contains("outside the tree"));
+
         assert!(Layout::restore("(nonsense").is_err());
         assert!(Layout::restore(&"x".repeat(MAX_STORED_BYTES + 1)).is_err());
     }
@@ -503,7 +519,11 @@ mod tests {
     fn hiding_training_hides_its_tiles_and_the_groups_left_empty() {
         let mut layout = Layout::default();
         layout.sync_visibility(false, true);
-        let id = |p| find(&layout.tree, p).unwrap();
+        let ids: BTreeMap<Pane, TileId> = Pane::ALL
+            .into_iter()
+            .map(|p| (p, find(&layout.tree, p).unwrap()))
+            .collect();
+        let id = |p| ids[&p];
         assert!(!layout.tree.is_visible(id(Pane::Curves)));
         let curves_group = layout.tree.tiles.parent_of(id(Pane::Curves)).unwrap();
         assert!(!layout.tree.is_visible(curves_group));
