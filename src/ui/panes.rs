@@ -90,16 +90,10 @@ impl Panes<'_> {
                     selection: &self.selection,
                     reveal: reveal.as_ref(),
                 };
-                egui::ScrollArea::both()
-                    .id_salt("inspector-scroll")
-                    .auto_shrink([false, false])
-                    .show(ui, |ui| inspector_ui(ui, &view));
+                scrolled(ui, "inspector-scroll", |ui| inspector_ui(ui, &view));
             }
             Pane::Steps => {
-                egui::ScrollArea::both()
-                    .id_salt("steps-scroll")
-                    .auto_shrink([false, false])
-                    .show(ui, |ui| self.stepping.panel_ui(ui));
+                scrolled(ui, "steps-scroll", |ui| self.stepping.panel_ui(ui));
             }
             Pane::Training => {
                 let cx = training_context(self.doc, self.analysis, &self.selection);
@@ -109,16 +103,30 @@ impl Panes<'_> {
                 if self.doc.project.training.is_none() {
                     ui.weak("Choose a dataset in the Training tile first.");
                 } else {
-                    self.training.curves_pane(ui);
+                    scrolled(ui, "curves-scroll", |ui| self.training.curves_pane(ui));
                 }
             }
             p => {
                 let Some(view) = p.view() else { return };
                 let cx = training_context(self.doc, self.analysis, &self.selection);
-                self.commands.extend(self.training.view_pane(ui, view, &cx));
+                let out = scrolled(ui, "view-scroll", |ui| {
+                    self.training.view_pane(ui, view, &cx)
+                });
+                self.commands.extend(out);
             }
         }
     }
+}
+
+/// Content that may be larger than its tile scrolls inside it (both ways).
+fn scrolled<R>(ui: &mut Ui, id: &str, add: impl FnOnce(&mut Ui) -> R) -> R {
+    egui::ScrollArea::both()
+        .id_salt(id)
+        .auto_shrink([false, false])
+        .min_scrolled_height(0.0)
+        .min_scrolled_width(0.0)
+        .show(ui, add)
+        .inner
 }
 
 impl Behavior<Pane> for Panes<'_> {
@@ -142,11 +150,12 @@ impl Behavior<Pane> for Panes<'_> {
         let Some(pane) = tabs.active.and_then(|id| tiles.get_pane(&id)).copied() else {
             return;
         };
-        if ui
+        let label = format!("Maximize {}", pane.title());
+        let r = ui
             .small_button("⛶")
-            .on_hover_text(format!("Maximize {} (double-click its tab)", pane.title()))
-            .clicked()
-        {
+            .on_hover_text(format!("{label} (or double-click its tab)"));
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label));
+        if r.clicked() {
             self.commands.push(AppCommand::Maximize(Some(pane)));
         }
     }

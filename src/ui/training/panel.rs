@@ -334,6 +334,8 @@ impl TrainingPanel {
         egui::ScrollArea::both()
             .id_salt("training-settings-scroll")
             .auto_shrink([false, false])
+            .min_scrolled_height(0.0)
+            .min_scrolled_width(0.0)
             .show(ui, |ui| {
                 ui.add_enabled_ui(!active, |ui| settings_ui(ui, cx.graph, &mut cfg));
             });
