@@ -167,9 +167,9 @@ pub fn default_tree() -> Tree<Pane> {
         0.86,
     ));
     let mut right = Linear::new(LinearDir::Vertical, vec![side, curves, views]);
-    right.shares.set_share(side, 0.32);
-    right.shares.set_share(curves, 0.31);
-    right.shares.set_share(views, 0.37);
+    right.shares.set_share(side, 0.36);
+    right.shares.set_share(curves, 0.30);
+    right.shares.set_share(views, 0.34);
     let right = tiles.insert_container(right);
     let root = tiles.insert_container(Linear::new_binary(
         LinearDir::Horizontal,

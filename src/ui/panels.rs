@@ -318,9 +318,20 @@ pub fn inspector_ui(ui: &mut Ui, v: &InspectorView<'_>) {
             ui.add(egui::Label::new(t).wrap());
         });
     };
-    row(ui, "f", s.formula.to_string(), true);
-    row(ui, "f'", s.derivative.to_string(), true);
-    row(ui, "shape", s.shape_rule.to_string(), false);
+    // For a big tensor (a conv layer's feature maps) the numbers come first: the formulas
+    // start folded, one click away.
+    let big = v
+        .eval
+        .and_then(|e| e.nodes.get(&node.id))
+        .is_some_and(|ev| ev.value.len() > 64);
+    egui::CollapsingHeader::new("formula, derivative, shapes")
+        .id_salt(("inspector-docs", node.id.0, big))
+        .default_open(!big)
+        .show(ui, |ui| {
+            row(ui, "f", s.formula.to_string(), true);
+            row(ui, "f'", s.derivative.to_string(), true);
+            row(ui, "shape", s.shape_rule.to_string(), false);
+        });
     let shape_of = |id| {
         v.analysis
             .shapes

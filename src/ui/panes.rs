@@ -103,7 +103,12 @@ impl Panes<'_> {
                 if self.doc.project.training.is_none() {
                     ui.weak("Choose a dataset in the Training tile first.");
                 } else {
-                    scrolled(ui, "curves-scroll", |ui| self.training.curves_pane(ui));
+                    // Vertically only: the plots take the tile's width.
+                    egui::ScrollArea::vertical()
+                        .id_salt("curves-scroll")
+                        .auto_shrink([false, false])
+                        .min_scrolled_height(0.0)
+                        .show(ui, |ui| self.training.curves_pane(ui));
                 }
             }
             p => {

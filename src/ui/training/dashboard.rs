@@ -146,7 +146,7 @@ fn ylog(v: f64, log: bool) -> f64 {
 /// Loss and accuracy against step or epoch. Returns whether "PNG…" was clicked.
 pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut CurveOptions) -> bool {
     let png = ui
-        .horizontal(|ui| {
+        .horizontal_wrapped(|ui| {
             ui.checkbox(&mut opt.log, "log scale");
             ui.checkbox(&mut opt.by_epoch, "by epoch");
             ui.label("smoothing");
