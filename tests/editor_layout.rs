@@ -91,7 +91,8 @@ fn assert_inside_tiles(h: &Harness<'_, NodegradApp>, what: &str) {
     assert!(drawn.contains_key(&Pane::Canvas), "{what}: no canvas drawn");
     for (pane, d) in drawn {
         assert!(
-            d.content.width() <= d.tile.width() + 0.5 && d.content.height() <= d.tile.height() + 0.5,
+            d.content.width() <= d.tile.width() + 0.5
+                && d.content.height() <= d.tile.height() + 0.5,
             "{what}: the {} panel ({:?}) is larger than its tile ({:?})",
             pane.title(),
             d.content.size(),
@@ -127,7 +128,11 @@ fn every_example_at_laptop_and_desktop_size_keeps_half_the_window_for_the_graph(
                     "{what}: the side tiles are shown"
                 );
                 let part = canvas_part(&h, size);
-                assert!(part >= 0.5, "{what}: the graph has {:.0}% of the window", part * 100.0);
+                assert!(
+                    part >= 0.5,
+                    "{what}: the graph has {:.0}% of the window",
+                    part * 100.0
+                );
                 assert_inside_tiles(&h, &what);
                 assert_eq!(
                     h.state().layout.drawn.contains_key(&Pane::Curves),
@@ -151,7 +156,10 @@ fn snapshots_of_every_example_at_1280x720() {
     let mut results = egui_kittest::SnapshotResults::new();
     for name in project_names() {
         let mut h = open(&name, [1280.0, 720.0], dir.path());
-        snapshot(&mut h, &format!("layout-1280x720-{}", name.trim_end_matches(".ron")));
+        snapshot(
+            &mut h,
+            &format!("layout-1280x720-{}", name.trim_end_matches(".ron")),
+        );
         results.extend_harness(&mut h);
     }
 }
@@ -162,7 +170,10 @@ fn snapshots_at_1920x1080_with_training_hidden_and_shown() {
     let mut results = egui_kittest::SnapshotResults::new();
     for name in ["computational-graph.ron", "spiral-mlp.ron"] {
         let mut h = open(name, [1920.0, 1080.0], dir.path());
-        snapshot(&mut h, &format!("layout-1920x1080-{}", name.trim_end_matches(".ron")));
+        snapshot(
+            &mut h,
+            &format!("layout-1920x1080-{}", name.trim_end_matches(".ron")),
+        );
         results.extend_harness(&mut h);
     }
     // The lecture graph with the Training tiles shown, before a dataset is chosen.
@@ -190,7 +201,12 @@ fn lenet_conv1_selected_keeps_its_16_feature_maps_inside_the_inspector() {
     );
     let conv1 = h.state().doc.graph().find("conv1").unwrap().id;
     assert_eq!(
-        h.state().canvas.selection.iter().copied().collect::<Vec<_>>(),
+        h.state()
+            .canvas
+            .selection
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
         vec![conv1]
     );
     assert!(h.state().training.open, "lenet has a dataset");
@@ -337,7 +353,10 @@ fn a_tile_maximizes_and_restores_and_view_reset_layout_puts_everything_back() {
     h.run_steps(4);
     assert!(canvas_part(&h, size) >= 0.5);
     assert!((canvas_share(&h.state().layout.tree) - canvas_share(&default_tree())).abs() < 1e-4);
-    assert!(h.state().layout.is_shown(Pane::Training), "spiral trains: its tiles stay");
+    assert!(
+        h.state().layout.is_shown(Pane::Training),
+        "spiral trains: its tiles stay"
+    );
 }
 
 #[test]
@@ -395,7 +414,8 @@ fn ctrl_s_on_an_untitled_project_says_why_nothing_was_saved() {
     h.run_ok();
     assert_eq!(h.state().message, NOT_SAVED);
     assert!(
-        h.query_by_label_contains("Not saved: no file was chosen").is_some(),
+        h.query_by_label_contains("Not saved: no file was chosen")
+            .is_some(),
         "the status bar shows it"
     );
 }
@@ -414,5 +434,8 @@ fn the_window_size_and_select_flags_reach_the_app() {
     );
     let u = h.state().doc.graph().find("u").unwrap().id;
     assert!(h.state().canvas.selection.contains(&u));
-    assert!(h.query_by_label_contains("u  (Mul)").is_some(), "the inspector shows u");
+    assert!(
+        h.query_by_label_contains("u  (Mul)").is_some(),
+        "the inspector shows u"
+    );
 }

@@ -57,7 +57,13 @@ fn the_window_opens_at_the_asked_size_with_the_asked_node_selected() {
         .args(["-a", "-s", "-screen 0 1600x1000x24"])
         .arg(env!("CARGO_BIN_EXE_nodegrad"))
         .arg(common::project_path("digits-lenet.ron"))
-        .args(["--window-size", "1280x720", "--select", "conv1", "--screenshot-to"])
+        .args([
+            "--window-size",
+            "1280x720",
+            "--select",
+            "conv1",
+            "--screenshot-to",
+        ])
         .arg(&out)
         .env("XDG_CONFIG_HOME", dir.path())
         .env("XDG_DATA_HOME", dir.path())
@@ -94,7 +100,10 @@ fn an_unknown_node_or_window_size_is_refused_with_a_clear_message() {
         "{err}"
     );
     let err = refused(&[file, "--window-size", "10x10"]);
-    assert!(err.contains("10x10 is outside 640x400 to 7680x4320"), "{err}");
+    assert!(
+        err.contains("10x10 is outside 640x400 to 7680x4320"),
+        "{err}"
+    );
     let err = refused(&[file, "--window-size", "big"]);
     assert!(
         err.contains("expected WIDTHxHEIGHT such as 1280x720, got \"big\""),

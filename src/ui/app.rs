@@ -102,8 +102,9 @@ impl NodegradApp {
             match Layout::restore(&text) {
                 Ok(layout) => app.layout = layout,
                 Err(why) => {
-                    app.message =
-                        format!("The saved window layout was not usable ({why}): the default is back")
+                    app.message = format!(
+                        "The saved window layout was not usable ({why}): the default is back"
+                    )
                 }
             }
         }

@@ -7,9 +7,18 @@ use super::command::AppCommand;
 
 /// Keys and what they do (also the README's list).
 pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("Space / Shift+A / right-click", "add a node (type to search, Enter takes the first)"),
-    ("Drag from an output pin", "wire it to an input (drop on empty canvas: add a node)"),
-    ("Click / Ctrl-click / Shift-drag", "select / toggle / select a box"),
+    (
+        "Space / Shift+A / right-click",
+        "add a node (type to search, Enter takes the first)",
+    ),
+    (
+        "Drag from an output pin",
+        "wire it to an input (drop on empty canvas: add a node)",
+    ),
+    (
+        "Click / Ctrl-click / Shift-drag",
+        "select / toggle / select a box",
+    ),
     ("Delete", "delete the selected nodes"),
     ("Ctrl+D", "duplicate"),
     ("Ctrl+C / Ctrl+V", "copy / paste (as RON text)"),
@@ -18,7 +27,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "undo / redo"),
     ("F / Home", "fit the graph to the view"),
     ("Mouse wheel / drag the canvas", "zoom / pan"),
-    ("Right / Left arrow", "step forward / back through the computation"),
+    (
+        "Right / Left arrow",
+        "step forward / back through the computation",
+    ),
     ("End / Esc", "run to the end / leave step mode"),
     ("Ctrl+N / Ctrl+O", "new project / open"),
     ("Ctrl+S / Ctrl+Shift+S", "save / save as"),

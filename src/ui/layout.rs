@@ -394,7 +394,9 @@ impl Layout {
             self.activate(Pane::Training);
         }
         if let Some(p) = self.maximized
-            && !self.tree.is_visible(find(&self.tree, p).unwrap_or(TileId(0)))
+            && !self
+                .tree
+                .is_visible(find(&self.tree, p).unwrap_or(TileId(0)))
         {
             self.maximized = None;
         }

@@ -110,7 +110,9 @@ impl TrainingPanel {
     pub fn for_project(config: Option<&TrainingConfig>) -> Self {
         Self {
             open: config.is_some(),
-            view: config.map(|c| first_view(&c.dataset)).unwrap_or(View::Boundary),
+            view: config
+                .map(|c| first_view(&c.dataset))
+                .unwrap_or(View::Boundary),
             ..Self::default()
         }
     }
@@ -320,9 +322,7 @@ impl TrainingPanel {
         });
         ui.add(egui::ProgressBar::new(self.progress.fraction(cfg.epochs)).desired_height(6.0));
         // The line wraps in a narrow tile (a progress bar's own text would be cut off).
-        ui.add(
-            egui::Label::new(self.progress.text(&self.state, cfg.epochs, self.latest())).wrap(),
-        );
+        ui.add(egui::Label::new(self.progress.text(&self.state, cfg.epochs, self.latest())).wrap());
         if let Some(n) = &self.progress.notice {
             ui.colored_label(Color32::from_rgb(230, 160, 40), n);
         }
@@ -399,12 +399,9 @@ impl TrainingPanel {
             ),
             View::Activations => dashboard::activations_ui(ui, &self.run, cx.selected),
             View::Weights => dashboard::weights_ui(ui, &self.run),
-            View::GradNorms => dashboard::grad_norms_ui(
-                ui,
-                &self.run,
-                &mut self.norms_log,
-                &mut self.norms_biases,
-            ),
+            View::GradNorms => {
+                dashboard::grad_norms_ui(ui, &self.run, &mut self.norms_log, &mut self.norms_biases)
+            }
             View::Confusion => {
                 dashboard::confusion_ui(ui, &self.run, data.as_ref().map(|p| &p.data))
             }
@@ -537,8 +534,7 @@ impl TrainingPanel {
             .set_file_name("metrics.csv")
             .save_file()
         else {
-            return "Not exported: no file was chosen (or no file dialog is available here)"
-                .into();
+            return "Not exported: no file was chosen (or no file dialog is available here)".into();
         };
         match crate::train::metrics_csv(&self.run.epochs)
             .and_then(|b| crate::project::write_atomic(&path, &b).map_err(|e| e.to_string()))

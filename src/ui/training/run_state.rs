@@ -94,8 +94,7 @@ impl Progress {
                 let elapsed = t.elapsed().as_secs_f64();
                 s += &format!(" · {}", clock(elapsed));
                 if self.step > 0 && total_steps > 0 && state.is_running() {
-                    let left =
-                        elapsed / self.step as f64 * (total_steps as f64 - self.step as f64);
+                    let left = elapsed / self.step as f64 * (total_steps as f64 - self.step as f64);
                     s += &format!(" elapsed, {} left", clock(left.max(0.0)));
                 }
             }
