@@ -393,7 +393,7 @@ fn help_shows_the_shortcuts_and_a_tour_that_opens_the_lecture_example() {
     h.key_press(Key::F1);
     h.run_ok();
     assert!(h.query_by_label("Ctrl+D").is_some(), "the shortcuts page");
-    assert!(h.query_by_label("Double-click a tab").is_some());
+    assert!(h.query_by_label("⛶ on a tab bar").is_some());
 }
 
 #[test]

@@ -34,7 +34,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("End / Esc", "run to the end / leave step mode"),
     ("Ctrl+N / Ctrl+O", "new project / open"),
     ("Ctrl+S / Ctrl+Shift+S", "save / save as"),
-    ("Double-click a tab", "maximize that tile (again: restore)"),
+    (
+        "⛶ on a tab bar",
+        "maximize that tile (Restore the tiles: back)",
+    ),
     ("F1", "this help"),
 ];
 

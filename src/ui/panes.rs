@@ -156,27 +156,13 @@ impl Behavior<Pane> for Panes<'_> {
             return;
         };
         let label = format!("Maximize {}", pane.title());
-        let r = ui
-            .small_button("⛶")
-            .on_hover_text(format!("{label} (or double-click its tab)"));
+        let r = ui.small_button("⛶").on_hover_text(format!(
+            "{label}: show only it (Restore the tiles brings the rest back)"
+        ));
         r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &label));
         if r.clicked() {
             self.commands.push(AppCommand::Maximize(Some(pane)));
         }
-    }
-
-    fn on_tab_button(
-        &mut self,
-        tiles: &mut Tiles<Pane>,
-        tile_id: TileId,
-        button_response: egui::Response,
-    ) -> egui::Response {
-        if button_response.double_clicked()
-            && let Some(pane) = tiles.get_pane(&tile_id)
-        {
-            self.commands.push(AppCommand::Maximize(Some(*pane)));
-        }
-        button_response
     }
 
     fn tab_title_spacing(&self, _visuals: &egui::Visuals) -> f32 {
@@ -208,21 +194,16 @@ impl Behavior<Pane> for Panes<'_> {
 pub fn layout_ui(ui: &mut Ui, layout: &mut Layout, panes: &mut Panes<'_>) {
     panes.drawn.clear();
     if let Some(pane) = layout.maximized {
-        let bar = ui
-            .horizontal(|ui| {
-                ui.strong(pane.title());
-                if ui
-                    .small_button("Restore the tiles")
-                    .on_hover_text("Show every tile again (double-click the tab does too)")
-                    .clicked()
-                {
-                    panes.commands.push(AppCommand::Maximize(None));
-                }
-            })
-            .response;
-        if bar.double_clicked() {
-            panes.commands.push(AppCommand::Maximize(None));
-        }
+        ui.horizontal(|ui| {
+            ui.strong(pane.title());
+            if ui
+                .small_button("Restore the tiles")
+                .on_hover_text("Show every tile again")
+                .clicked()
+            {
+                panes.commands.push(AppCommand::Maximize(None));
+            }
+        });
         let rect = ui.available_rect_before_wrap();
         let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).id_salt(pane));
         child.set_clip_rect(rect);
