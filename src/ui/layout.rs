@@ -484,6 +484,22 @@ mod tests {
         l.shares.set_share(left, f32::NAN);
         assert!(check(&tree).unwrap_err().contains("share NaN"));
 
+        // The canvas as a tab behind the inspector.
+        let mut tree = default_tree();
+        let canvas = find(&tree, Pane::Canvas).unwrap();
+        let own = tree.tiles.parent_of(canvas).unwrap();
+        let side = tree
+            .tiles
+            .parent_of(find(&tree, Pane::Inspector).unwrap())
+            .unwrap();
+        if let Some(Tile::Container(c)) = tree.tiles.get_mut(own) {
+            c.remove_child(canvas);
+        }
+        if let Some(Tile::Container(c)) = tree.tiles.get_mut(side) {
+            c.add_child(canvas);
+        }
+        assert!(check(&tree).unwrap_err().contains("gives the graph 0%"));
+
         // A container inside itself.
         let mut tree = default_tree();
         let root = tree.root.unwrap();
