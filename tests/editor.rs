@@ -18,6 +18,7 @@ fn app(file: Option<&Path>, storage: &Path) -> Harness<'static, NodegradApp> {
         screenshot_to: None,
         train_for: None,
         storage_dir: Some(storage.to_path_buf()),
+        ..AppConfig::default()
     };
     let mut h = Harness::builder()
         .with_size([1600.0, 900.0])

@@ -34,6 +34,43 @@ pub struct Cli {
     /// the trained weights into the graph), then save the window.
     #[arg(long, value_name = "SECONDS", requires = "screenshot_to")]
     pub train_for: Option<f64>,
+    /// The window's inner size, e.g. 1280x720 (640x400 to 7680x4320).
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size)]
+    pub window_size: Option<[f32; 2]>,
+    /// Select this node at the start, as a click on it would (the inspector shows it).
+    #[arg(long, value_name = "NODE", requires = "file")]
+    pub select: Option<String>,
+}
+
+/// `1280x720` -> [1280, 720], within what a window can be.
+pub fn parse_window_size(text: &str) -> Result<[f32; 2], String> {
+    let bad = || format!("expected WIDTHxHEIGHT such as 1280x720, got {text:?}");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(640..=7680).contains(&w) || !(400..=4320).contains(&h) {
+        return Err(format!(
+            "{w}x{h} is outside 640x400 to 7680x4320 (the smallest window the app lays out, \
+             the largest screen it expects)"
+        ));
+    }
+    Ok([w as f32, h as f32])
+}
+
+/// `--select NAME` names a node of FILE (checked before a window opens).
+fn check_select(file: &Path, name: &str) -> anyhow::Result<()> {
+    let project = Project::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if project.graph.find(name).is_some() {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = project.graph.nodes().map(|n| n.name.as_str()).collect();
+    names.sort_unstable();
+    let shown = names.iter().take(20).copied().collect::<Vec<_>>().join(", ");
+    let more = if names.len() > 20 { ", …" } else { "" };
+    anyhow::bail!(
+        "--select {name}: {} has no node named {name:?} (its nodes: {shown}{more})",
+        file.display()
+    )
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +177,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             err,
         ),
         None => {
+            if let (Some(file), Some(name)) = (&cli.file, &cli.select) {
+                if let Err(e) = check_select(file, name) {
+                    let _ = writeln!(err, "nodegrad: {e}");
+                    return 2;
+                }
+            }
             let config = crate::ui::AppConfig {
                 file: cli.file,
                 screenshot_to: cli.screenshot_to,
@@ -148,6 +191,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     .filter(|s| s.is_finite() && *s >= 0.0)
                     .map(std::time::Duration::from_secs_f64),
                 storage_dir: None,
+                window_size: cli.window_size,
+                select: cli.select,
             };
             match crate::ui::run(config) {
                 Ok(()) => Ok(0),

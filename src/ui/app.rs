@@ -2,21 +2,35 @@
 //! Menus and shortcuts produce `AppCommand`s; canvas and cards produce `Edit`s; both are
 //! applied once per frame in `apply_pending`.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers};
-use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Analysis, analyze};
 use crate::exec::{Engine, Evaluation};
 use crate::graph::NodeId;
 
-use super::editor::canvas::Canvas;
+pub use super::command::{AppCommand, Pending};
 use super::document::{Document, Edit};
+use super::editor::canvas::Canvas;
 use super::files::Recovery;
+use super::help::Help;
+use super::layout::{Layout, Pane};
+use super::panels::{DialogView, MenuView, StatusView};
+use super::panes::Panes;
+pub use super::settings::Settings;
 use super::stepping::Stepping;
 use super::training::TrainingPanel;
+use super::training::dashboard::View;
+
+/// The storage key of the tiles' layout (beside the settings under `eframe::APP_KEY`).
+pub const LAYOUT_KEY: &str = "nodegrad-layout";
+
+/// Said when Save found no file to write to.
+pub const NOT_SAVED: &str = "Not saved: no file was chosen. No file dialog appeared? This \
+                             system has none: start `nodegrad FILE.ron` and Ctrl+S saves there";
 
 /// How the app starts.
 #[derive(Clone, Debug, Default)]
@@ -28,63 +42,10 @@ pub struct AppConfig {
     pub train_for: Option<Duration>,
     /// Where the recovery file lives (default: eframe's storage folder).
     pub storage_dir: Option<PathBuf>,
-}
-
-/// What persists between runs (through eframe's storage).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Settings {
-    pub recent: Vec<PathBuf>,
-    pub dark: bool,
-    pub show_wire_grads: bool,
-    pub show_inspector: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            recent: Vec::new(),
-            dark: true,
-            show_wire_grads: false,
-            show_inspector: true,
-        }
-    }
-}
-
-/// Commands from menus, shortcuts and dialogs.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AppCommand {
-    New,
-    /// `None` asks with a file dialog.
-    Open(Option<PathBuf>),
-    Save,
-    SaveAs,
-    Undo,
-    Redo,
-    Copy,
-    Paste(String),
-    Duplicate,
-    Delete,
-    SelectAll,
-    Fit,
-    ToggleTheme,
-    Quit,
-    Focus(NodeId),
-    GradientCheck,
-    /// Show or hide the Training panel.
-    ToggleTraining,
-    /// Rename the selected node in place.
-    Rename,
-    /// Save As with quiz mode on, asking about the selected nodes (all when none).
-    SaveExercise,
-}
-
-/// An action waiting for "discard unsaved changes?".
-#[derive(Clone, Debug, PartialEq)]
-pub enum Pending {
-    New,
-    Open(Option<PathBuf>),
-    Quit,
+    /// The window's inner size in points (default 1440 x 900).
+    pub window_size: Option<[f32; 2]>,
+    /// Select this node at the start, as a click on it would.
+    pub select: Option<String>,
 }
 
 pub struct NodegradApp {
@@ -108,6 +69,13 @@ pub struct NodegradApp {
     pub recovery: Recovery,
     pub commands: Vec<AppCommand>,
     pub edits: Vec<Edit>,
+    /// The tiles: where each panel is, what is shown, what is maximized.
+    pub layout: Layout,
+    pub help: Help,
+    /// The selection of the last frame (a new single selection opens the inspector's tab).
+    last_selection: BTreeSet<NodeId>,
+    /// The dashboard view whose tile was last opened for the training panel.
+    synced_view: Option<View>,
     quit_confirmed: bool,
     /// Close the window at the end of this frame (a confirmed quit).
     close_now: bool,
@@ -128,7 +96,18 @@ impl NodegradApp {
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
-        let app = Self::headless(settings, config);
+        let layout = cc.storage.and_then(|s| s.get_string(LAYOUT_KEY));
+        let mut app = Self::headless(settings, config);
+        if let Some(text) = layout {
+            match Layout::restore(&text) {
+                Ok(layout) => app.layout = layout,
+                Err(why) => {
+                    app.message = format!(
+                        "The saved window layout was not usable ({why}): the default is back"
+                    )
+                }
+            }
+        }
         app.apply_theme(&cc.egui_ctx);
         app
     }
@@ -159,6 +138,10 @@ impl NodegradApp {
             recovery: Recovery::new(storage),
             commands: Vec::new(),
             edits: Vec::new(),
+            layout: Layout::default(),
+            help: Help::default(),
+            last_selection: BTreeSet::new(),
+            synced_view: None,
             quit_confirmed: false,
             close_now: false,
             screenshot_to: config.screenshot_to,
@@ -176,7 +159,25 @@ impl NodegradApp {
             app.open_now(&path);
         }
         app.recompute();
+        if let Some(name) = config.select {
+            app.select_by_name(&name);
+        }
         app
+    }
+
+    /// Selects a node by its name, as a click on it would (`--select`).
+    pub fn select_by_name(&mut self, name: &str) -> bool {
+        match self.doc.graph().find(name) {
+            Some(node) => {
+                let id = node.id;
+                self.canvas.select_only([id]);
+                true
+            }
+            None => {
+                self.message = format!("no node is named {name:?}");
+                false
+            }
+        }
     }
 
     fn apply_theme(&self, ctx: &egui::Context) {
@@ -344,13 +345,49 @@ impl NodegradApp {
             AppCommand::ToggleTraining => {
                 self.training.open = !self.training.open;
                 if self.training.open && self.doc.project().training.is_none() {
-                    self.message = "Choose a dataset in the Training panel".into();
+                    self.message = "Choose a dataset in the Training tile".into();
                 }
             }
+            AppCommand::ShowInspector(on) => self.settings.show_inspector = on,
+            AppCommand::ShowWireGrads(on) => self.settings.show_wire_grads = on,
             AppCommand::Focus(id) => {
                 self.canvas.select_only([id]);
                 self.canvas.focus_requested = Some(id);
             }
+            AppCommand::Edit(edit) => self.edits.push(edit),
+            AppCommand::SetTraining(t) => self.doc.set_training(t),
+            AppCommand::Message(m) => self.message = m,
+            AppCommand::ResetLayout => {
+                self.layout.reset();
+                self.synced_view = None;
+                self.message = "The tiles are back in their first places".into();
+            }
+            AppCommand::Maximize(pane) => {
+                self.layout.maximized = match pane {
+                    Some(p) if self.layout.maximized == Some(p) => None,
+                    other => other,
+                };
+            }
+            AppCommand::Help(page) => self.help.show_page(page),
+            AppCommand::ConfirmSave => {
+                if let Some(pending) = self.confirm.clone() {
+                    self.save(false);
+                    if !self.doc.is_dirty() {
+                        self.perform(pending);
+                    }
+                }
+            }
+            AppCommand::ConfirmDiscard => {
+                if let Some(pending) = self.confirm.clone() {
+                    self.recovery.discard();
+                    self.perform(pending);
+                }
+            }
+            AppCommand::ConfirmCancel => self.confirm = None,
+            AppCommand::DismissLoadError => self.load_error = None,
+            AppCommand::RestoreRecovery => self.restore_recovery(),
+            AppCommand::DiscardRecovery => self.recovery.discard(),
+            AppCommand::CloseGradientCheck => self.gradcheck = None,
         }
     }
 
@@ -374,14 +411,14 @@ impl NodegradApp {
                 self.message = "new project".into();
             }
             Pending::Open(Some(path)) => self.open_now(&path),
-            Pending::Open(None) => {
-                let dialog = rfd::FileDialog::new()
-                    .add_filter("nodegrad project", &["ron"])
-                    .set_directory(super::examples_dir());
-                if let Some(path) = dialog.pick_file() {
-                    self.open_now(&path);
+            Pending::Open(None) => match super::files::pick_project() {
+                Some(path) => self.open_now(&path),
+                None => {
+                    self.message = "Nothing opened: no file was chosen (no file dialog here? \
+                                    File > Open example, or start `nodegrad FILE.ron`)"
+                        .into()
                 }
-            }
+            },
             Pending::Quit => {
                 self.quit_confirmed = true;
                 self.close_now = true;
@@ -440,6 +477,9 @@ impl NodegradApp {
             }
             if self.stepping.active && i.consume_key(Modifiers::NONE, Key::Escape) {
                 self.stepping.reset();
+            }
+            if i.consume_key(Modifiers::NONE, Key::F1) {
+                self.commands.push(AppCommand::Help(0));
             }
             if i.consume_key(Modifiers::NONE, Key::F2) {
                 self.commands.push(AppCommand::Rename);
@@ -560,10 +600,10 @@ impl NodegradApp {
         }
     }
 
-    /// A new document: any run stops, the panel opens when the project trains.
+    /// A new document: any run stops, the Training tiles show when the project trains.
     pub fn reset_training(&mut self) {
-        self.training = TrainingPanel::default();
-        self.training.open = self.doc.project().training.is_some();
+        self.training = TrainingPanel::for_project(self.doc.project().training.as_ref());
+        self.synced_view = None;
     }
 
     /// Takes the worker's events: trained weights go into the graph as one undo step.
@@ -590,74 +630,44 @@ impl NodegradApp {
         }
     }
 
-    fn training_panel(&mut self, ui: &mut egui::Ui) {
-        if !self.training.open {
-            return;
-        }
-        egui::Panel::bottom("training")
-            .resizable(true)
-            .default_size(380.0)
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.heading("Training");
-                    if ui
-                        .small_button("Hide")
-                        .on_hover_text("Hide the Training panel (View > Training panel)")
-                        .clicked()
-                    {
-                        self.training.open = false;
-                    }
-                });
-                let base = self.doc.folder();
-                let out = self.training.ui(
-                    ui,
-                    self.doc.graph(),
-                    &self.analysis,
-                    self.doc.project().training.as_ref(),
-                    base,
-                    self.doc.semantic_revision(),
-                    (self.canvas.selection.len() == 1)
-                        .then(|| self.canvas.selection.first().copied())
-                        .flatten(),
-                );
-                self.edits.extend(out.edits);
-                if let Some(t) = out.training {
-                    self.doc.set_training(t);
-                }
-                if let Some(m) = out.message {
-                    self.message = m;
-                }
-            });
-    }
-
     /// One frame of the whole UI (eframe calls it; tests call it through kittest).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.shortcuts(&ctx);
         self.window_events(&ctx);
         self.poll_training();
-        super::panels::menu_bar(self, ui);
-        super::panels::status_bar(self, ui);
-        self.training_panel(ui);
-        egui::Panel::bottom("stepper").show(ui, |ui| self.stepping.panel_ui(ui));
-        if self.settings.show_inspector {
-            super::panels::inspector(self, ui);
+        let menu = super::panels::menu_bar(
+            ui,
+            &MenuView {
+                settings: &self.settings,
+                can_undo: self.doc.can_undo(),
+                can_redo: self.doc.can_redo(),
+                has_selection: !self.canvas.selection.is_empty(),
+                training_open: self.training.open,
+                maximized: self.layout.maximized,
+            },
+        );
+        self.commands.extend(menu);
+        let status = super::panels::status_bar(ui, &self.status_view());
+        self.commands.extend(status);
+        self.tiles_ui(ui);
+        let dialogs = super::panels::dialogs(
+            &ctx,
+            &DialogView {
+                confirm: self.confirm.as_ref(),
+                display_name: self.doc.display_name(),
+                load_error: self.load_error.as_deref(),
+                recovery_offer: self.recovery.offer.as_deref(),
+                gradcheck: self.gradcheck.as_ref(),
+                graph: self.doc.graph(),
+            },
+        );
+        self.commands.extend(dialogs);
+        let help = self.help.ui(&ctx);
+        self.commands.extend(help);
+        if let Some(c) = self.training.save_png_if_ready(&ctx) {
+            self.commands.push(c);
         }
-        egui::CentralPanel::default()
-            .frame(egui::Frame::NONE)
-            .show(ui, |ui| {
-                self.canvas.show_wire_grads = self.settings.show_wire_grads;
-                let reveal = self.stepping.reveal();
-                self.canvas.ui(
-                    ui,
-                    &self.doc,
-                    &self.analysis,
-                    self.eval.as_ref(),
-                    reveal.as_ref(),
-                    &mut self.edits,
-                );
-            });
-        super::panels::dialogs(self, &ctx);
         self.apply_pending(&ctx);
         if self.refresh_steps() {
             ctx.request_repaint();
@@ -666,6 +676,162 @@ impl NodegradApp {
         if self.close_now {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
+    }
+
+    fn status_view(&self) -> StatusView<'_> {
+        let mut diagnostics: Vec<_> = self
+            .doc
+            .project()
+            .load_diagnostics
+            .iter()
+            .chain(&self.analysis.diagnostics)
+            .collect();
+        if let Some(ev) = &self.eval {
+            diagnostics.extend(&ev.diagnostics);
+        }
+        StatusView {
+            device: self.engine.describe(),
+            diagnostics,
+            parameters: self.analysis.total_params,
+            output: self
+                .analysis
+                .output
+                .and_then(|id| self.doc.graph().node(id))
+                .map(|n| n.name.as_str()),
+            eval_error: self.eval_error.as_deref(),
+            message: &self.message,
+        }
+    }
+
+    /// The tiles between the menu bar and the status bar.
+    fn tiles_ui(&mut self, ui: &mut egui::Ui) {
+        self.layout
+            .sync_visibility(self.training.open, self.settings.show_inspector);
+        // The panel picked a view (the first snapshot of a run): open its tile.
+        if self.training.open && self.synced_view != Some(self.training.view) {
+            self.layout.activate(Pane::of_view(self.training.view));
+            self.synced_view = Some(self.training.view);
+        }
+        self.canvas.show_wire_grads = self.settings.show_wire_grads;
+        let views_before: Vec<Pane> = Pane::ALL
+            .into_iter()
+            .filter(|p| p.view().is_some() && self.layout.is_shown(*p))
+            .collect();
+        let selection = self.canvas.selection.clone();
+        let mut panes = Panes {
+            doc: &self.doc,
+            analysis: &self.analysis,
+            eval: self.eval.as_ref(),
+            canvas: &mut self.canvas,
+            stepping: &mut self.stepping,
+            training: &mut self.training,
+            selection,
+            edits: &mut self.edits,
+            commands: &mut self.commands,
+            drawn: Default::default(),
+            tab_selected: false,
+        };
+        let layout = &mut self.layout;
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE.fill(ui.visuals().panel_fill))
+            .show(ui, |ui| super::panes::layout_ui(ui, layout, &mut panes));
+        // The student opened a view's tab: the panel follows (and keeps it for later runs).
+        let tab_selected = panes.tab_selected;
+        if tab_selected {
+            let opened = Pane::ALL.into_iter().find(|p| {
+                p.view().is_some() && self.layout.is_shown(*p) && !views_before.contains(p)
+            });
+            if let Some(v) = opened.and_then(Pane::view) {
+                self.training.choose_view(v);
+                self.synced_view = Some(v);
+            }
+        }
+        // A new single selection (a click, `--select`) shows the inspector's tab, unless a
+        // run is going on (its controls stay in view).
+        if self.canvas.selection != self.last_selection {
+            self.last_selection = self.canvas.selection.clone();
+            if self.last_selection.len() == 1 && !self.training.is_active() {
+                self.layout.activate(Pane::Inspector);
+            }
+        }
+    }
+
+    /// Opens a file now (the caller already asked about unsaved changes). A file that fails
+    /// to load changes nothing: the error is shown and the current document stays.
+    pub fn open_now(&mut self, path: &Path) {
+        match Document::open(path) {
+            Ok(doc) => {
+                if self.recovery.offer.is_none() {
+                    self.recovery.discard();
+                }
+                self.doc = doc;
+                self.reset_training();
+                self.canvas.fit_requested = true;
+                self.canvas.selection.clear();
+                self.settings.remember(path);
+                self.recompute();
+                match self.doc.project().quiz.clone() {
+                    Some(quiz) => self.stepping.start_quiz(self.doc.graph(), &quiz),
+                    None => self.stepping.reset(),
+                }
+                self.message = format!("opened {}", self.doc.display_name());
+                let problems = self.doc.project().load_diagnostics.len();
+                if problems > 0 {
+                    self.message += &format!(" with {problems} problem(s): see the status bar");
+                }
+            }
+            Err(e) => {
+                self.message = format!("could not open {}", path.display());
+                self.load_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Saves to the document's file, or asks for one (always with `as_new`). Returns
+    /// whether the file was written; says why not in the status bar.
+    pub fn save(&mut self, as_new: bool) -> bool {
+        let path = match (&self.doc.path, as_new) {
+            (Some(p), false) => p.clone(),
+            _ => match super::files::pick_save_path(&self.doc.display_name()) {
+                Some(p) => p,
+                None => {
+                    self.message = NOT_SAVED.into();
+                    return false;
+                }
+            },
+        };
+        self.save_to(&path)
+    }
+
+    pub fn save_to(&mut self, path: &Path) -> bool {
+        match self.doc.save_to(path) {
+            Ok(()) => {
+                self.recovery.discard();
+                self.settings.remember(path);
+                self.message = format!("saved {}", path.display());
+                true
+            }
+            Err(e) => {
+                self.message = e.to_string();
+                self.load_error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Restores the recovered work as an unsaved document.
+    pub fn restore_recovery(&mut self) {
+        match self.recovery.load() {
+            Ok((project, source)) => {
+                self.doc = Document::new(project, source);
+                self.doc.mark_dirty();
+                self.reset_training();
+                self.canvas.fit_requested = true;
+                self.message = "restored unsaved work".into();
+            }
+            Err(e) => self.load_error = Some(e),
+        }
+        self.recovery.offer = None;
     }
 }
 
@@ -676,5 +842,6 @@ impl eframe::App for NodegradApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        storage.set_string(LAYOUT_KEY, self.layout.store());
     }
 }

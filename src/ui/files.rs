@@ -1,103 +1,25 @@
-//! Opening and saving projects, recent files, the recovery file, screenshots.
+//! Files around the document: the file dialogs, the recovery file, screenshots as PNG.
 
 use std::path::{Path, PathBuf};
 
 use crate::project::{Project, write_atomic};
 
-use super::app::NodegradApp;
 use super::document::Document;
 
-const MAX_RECENT: usize = 10;
+/// Asks for a project to open (`None`: cancelled, or no file dialog on this system).
+pub fn pick_project() -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .add_filter("nodegrad project", &["ron"])
+        .set_directory(super::examples_dir())
+        .pick_file()
+}
 
-impl NodegradApp {
-    /// Opens a file now (the caller already asked about unsaved changes). A file that fails
-    /// to load changes nothing: the error is shown and the current document stays.
-    pub fn open_now(&mut self, path: &Path) {
-        match Document::open(path) {
-            Ok(doc) => {
-                if self.recovery.offer.is_none() {
-                    self.recovery.discard();
-                }
-                self.doc = doc;
-                self.reset_training();
-                self.canvas.fit_requested = true;
-                self.canvas.selection.clear();
-                self.remember(path);
-                self.recompute();
-                match self.doc.project().quiz.clone() {
-                    Some(quiz) => self.stepping.start_quiz(self.doc.graph(), &quiz),
-                    None => self.stepping.reset(),
-                }
-                self.message = format!("opened {}", self.doc.display_name());
-                let problems = self.doc.project().load_diagnostics.len();
-                if problems > 0 {
-                    self.message += &format!(" with {problems} problem(s): see the status bar");
-                }
-            }
-            Err(e) => {
-                self.message = format!("could not open {}", path.display());
-                self.load_error = Some(e.to_string());
-            }
-        }
-    }
-
-    /// Saves to the document's file, or asks for one (always with `as_new`). Returns
-    /// whether the file was written.
-    pub fn save(&mut self, as_new: bool) -> bool {
-        let path = match (&self.doc.path, as_new) {
-            (Some(p), false) => p.clone(),
-            _ => {
-                let name = format!("{}.ron", self.doc.display_name().trim_end_matches(".ron"));
-                let Some(p) = rfd::FileDialog::new()
-                    .add_filter("nodegrad project", &["ron"])
-                    .set_file_name(name)
-                    .save_file()
-                else {
-                    return false;
-                };
-                p
-            }
-        };
-        self.save_to(&path)
-    }
-
-    pub fn save_to(&mut self, path: &Path) -> bool {
-        match self.doc.save_to(path) {
-            Ok(()) => {
-                self.recovery.discard();
-                self.remember(path);
-                self.message = format!("saved {}", path.display());
-                true
-            }
-            Err(e) => {
-                self.message = e.to_string();
-                self.load_error = Some(e.to_string());
-                false
-            }
-        }
-    }
-
-    fn remember(&mut self, path: &Path) {
-        let p = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        self.settings.recent.retain(|r| r != &p);
-        self.settings.recent.insert(0, p);
-        self.settings.recent.truncate(MAX_RECENT);
-    }
-
-    /// Restores the recovered work as an unsaved document.
-    pub fn restore_recovery(&mut self) {
-        match self.recovery.load() {
-            Ok((project, source)) => {
-                self.doc = Document::new(project, source);
-                self.doc.mark_dirty();
-                self.reset_training();
-                self.canvas.fit_requested = true;
-                self.message = "restored unsaved work".into();
-            }
-            Err(e) => self.load_error = Some(e),
-        }
-        self.recovery.offer = None;
-    }
+/// Asks where to save a project (`None`: cancelled, or no file dialog on this system).
+pub fn pick_save_path(name: &str) -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .add_filter("nodegrad project", &["ron"])
+        .set_file_name(format!("{}.ron", name.trim_end_matches(".ron")))
+        .save_file()
 }
 
 /// The autosave file: written every few seconds while there are unsaved changes, deleted on

@@ -3,13 +3,20 @@
 //! **Architecture Invariant:** the UI never changes the graph directly: panels and the
 //! canvas emit `Edit`s and `AppCommand`s, which the app applies once per frame, after
 //! layout, through `Document::apply` (where undo lives).
+//! **Architecture Invariant:** no import loops between the files of `ui/`: `app` uses the
+//! panels, the panels never use `app` (`python3 ../shared/tools/import_loops.py src/ui`).
 
 pub mod app;
+pub mod command;
 pub mod document;
 pub mod editor;
 pub mod files;
+pub mod help;
+pub mod layout;
 pub mod panels;
+pub mod panes;
 pub mod plot;
+pub mod settings;
 pub mod stepping;
 pub mod training;
 
@@ -34,7 +41,7 @@ pub fn run(mut config: AppConfig) -> anyhow::Result<()> {
         persistence_path: scratch.clone(),
         viewport: egui::ViewportBuilder::default()
             .with_title(APP_NAME)
-            .with_inner_size([1440.0, 900.0])
+            .with_inner_size(config.window_size.unwrap_or([1440.0, 900.0]))
             .with_min_inner_size([640.0, 400.0])
             .with_drag_and_drop(true)
             .with_app_id(APP_NAME),

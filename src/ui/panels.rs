@@ -1,15 +1,34 @@
-//! The panels around the canvas: menu bar, status bar, inspector, and modal dialogs.
+//! The panels around the tiles and inside them: menu bar, status bar, inspector, and modal
+//! dialogs. Each draws from what it is given and returns `AppCommand`s; none of them sees
+//! the app.
+
+use std::collections::BTreeSet;
 
 use egui::{Color32, RichText, Ui};
 
-use crate::analysis::Severity;
-use crate::graph::fmt_shape;
+use crate::analysis::{Analysis, Diagnostic, Severity};
+use crate::exec::Evaluation;
+use crate::graph::{Graph, NodeId, fmt_shape};
 use crate::project::list_projects;
 
-use super::app::{AppCommand, NodegradApp, Pending};
+use super::command::{AppCommand, Pending};
 use super::editor::card;
+use super::layout::Pane;
+use super::settings::Settings;
+use super::stepping::Reveal;
 
-pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
+/// What the menu bar shows.
+pub struct MenuView<'a> {
+    pub settings: &'a Settings,
+    pub can_undo: bool,
+    pub can_redo: bool,
+    pub has_selection: bool,
+    pub training_open: bool,
+    pub maximized: Option<Pane>,
+}
+
+pub fn menu_bar(ui: &mut Ui, v: &MenuView<'_>) -> Vec<AppCommand> {
+    let mut out = Vec::new();
     egui::Panel::top("menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
@@ -18,7 +37,7 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                         .add(egui::Button::new(label).shortcut_text(shortcut))
                         .clicked()
                     {
-                        app.commands.push(c);
+                        out.push(c);
                         ui.close();
                     }
                 };
@@ -34,50 +53,35 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                             .map(|s| s.to_string_lossy().into_owned())
                             .unwrap_or_default();
                         if ui.button(name).clicked() {
-                            app.commands.push(AppCommand::Open(Some(path)));
+                            out.push(AppCommand::Open(Some(path)));
                             ui.close();
                         }
                     }
                 });
                 ui.menu_button("Recent files", |ui| {
-                    if app.settings.recent.is_empty() {
+                    if v.settings.recent.is_empty() {
                         ui.weak("none yet");
                     }
-                    for path in app.settings.recent.clone() {
+                    for path in &v.settings.recent {
                         if ui.button(path.display().to_string()).clicked() {
-                            app.commands.push(AppCommand::Open(Some(path)));
+                            out.push(AppCommand::Open(Some(path.clone())));
                             ui.close();
                         }
                     }
                 });
                 ui.separator();
                 if ui.button("Quit").clicked() {
-                    app.commands.push(AppCommand::Quit);
+                    out.push(AppCommand::Quit);
                     ui.close();
                 }
             });
             ui.menu_button("Edit", |ui| {
                 let items = [
-                    ("Undo", "Ctrl+Z", AppCommand::Undo, app.doc.can_undo()),
-                    ("Redo", "Ctrl+Shift+Z", AppCommand::Redo, app.doc.can_redo()),
-                    (
-                        "Copy",
-                        "Ctrl+C",
-                        AppCommand::Copy,
-                        !app.canvas.selection.is_empty(),
-                    ),
-                    (
-                        "Duplicate",
-                        "Ctrl+D",
-                        AppCommand::Duplicate,
-                        !app.canvas.selection.is_empty(),
-                    ),
-                    (
-                        "Delete",
-                        "Del",
-                        AppCommand::Delete,
-                        !app.canvas.selection.is_empty(),
-                    ),
+                    ("Undo", "Ctrl+Z", AppCommand::Undo, v.can_undo),
+                    ("Redo", "Ctrl+Shift+Z", AppCommand::Redo, v.can_redo),
+                    ("Copy", "Ctrl+C", AppCommand::Copy, v.has_selection),
+                    ("Duplicate", "Ctrl+D", AppCommand::Duplicate, v.has_selection),
+                    ("Delete", "Del", AppCommand::Delete, v.has_selection),
                     ("Select all", "Ctrl+A", AppCommand::SelectAll, true),
                 ];
                 for (label, shortcut, c, enabled) in items {
@@ -85,7 +89,7 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                         .add_enabled(enabled, egui::Button::new(label).shortcut_text(shortcut))
                         .clicked()
                     {
-                        app.commands.push(c);
+                        out.push(c);
                         ui.close();
                     }
                 }
@@ -96,21 +100,68 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                     .add(egui::Button::new("Fit graph to view").shortcut_text("F"))
                     .clicked()
                 {
-                    app.commands.push(AppCommand::Fit);
+                    out.push(AppCommand::Fit);
                     ui.close();
                 }
-                ui.checkbox(&mut app.settings.show_wire_grads, "Show gradients on wires");
-                ui.checkbox(&mut app.settings.show_inspector, "Inspector panel");
-                ui.checkbox(&mut app.training.open, "Training panel");
+                let mut wire_grads = v.settings.show_wire_grads;
                 if ui
-                    .button(if app.settings.dark {
+                    .checkbox(&mut wire_grads, "Show gradients on wires")
+                    .changed()
+                {
+                    out.push(AppCommand::ShowWireGrads(wire_grads));
+                }
+                let mut inspector = v.settings.show_inspector;
+                if ui.checkbox(&mut inspector, "Inspector panel").changed() {
+                    out.push(AppCommand::ShowInspector(inspector));
+                }
+                let mut training = v.training_open;
+                if ui.checkbox(&mut training, "Training panel").changed() {
+                    out.push(AppCommand::ToggleTraining);
+                }
+                ui.separator();
+                if v.maximized.is_some() && ui.button("Restore the tiles").clicked() {
+                    out.push(AppCommand::Maximize(None));
+                    ui.close();
+                }
+                if ui
+                    .button("Maximize the graph")
+                    .on_hover_text("Show only the graph (the tab's ⛶ button does this for any tile)")
+                    .clicked()
+                {
+                    out.push(AppCommand::Maximize(Some(Pane::Canvas)));
+                    ui.close();
+                }
+                if ui
+                    .button("Reset layout")
+                    .on_hover_text("Put every tile back where it was at the first start")
+                    .clicked()
+                {
+                    out.push(AppCommand::ResetLayout);
+                    ui.close();
+                }
+                ui.separator();
+                if ui
+                    .button(if v.settings.dark {
                         "Light theme"
                     } else {
                         "Dark theme"
                     })
                     .clicked()
                 {
-                    app.commands.push(AppCommand::ToggleTheme);
+                    out.push(AppCommand::ToggleTheme);
+                    ui.close();
+                }
+            });
+            ui.menu_button("Help", |ui| {
+                if ui
+                    .add(egui::Button::new("Keyboard shortcuts").shortcut_text("F1"))
+                    .clicked()
+                {
+                    out.push(AppCommand::Help(0));
+                    ui.close();
+                }
+                if ui.button("Guided tour of the lecture example").clicked() {
+                    out.push(AppCommand::Help(1));
                     ui.close();
                 }
             });
@@ -120,19 +171,19 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 .on_hover_text("Fit the graph to the view (F)")
                 .clicked()
             {
-                app.commands.push(AppCommand::Fit);
+                out.push(AppCommand::Fit);
             }
             if ui
-                .add_enabled(app.doc.can_undo(), egui::Button::new("⟲ Undo"))
+                .add_enabled(v.can_undo, egui::Button::new("⟲ Undo"))
                 .clicked()
             {
-                app.commands.push(AppCommand::Undo);
+                out.push(AppCommand::Undo);
             }
             if ui
-                .add_enabled(app.doc.can_redo(), egui::Button::new("⟳ Redo"))
+                .add_enabled(v.can_redo, egui::Button::new("⟳ Redo"))
                 .clicked()
             {
-                app.commands.push(AppCommand::Redo);
+                out.push(AppCommand::Redo);
             }
             ui.separator();
             if ui
@@ -140,34 +191,37 @@ pub fn menu_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 .on_hover_text("Compare every gradient of inputs and parameters with central finite differences")
                 .clicked()
             {
-                app.commands.push(AppCommand::GradientCheck);
+                out.push(AppCommand::GradientCheck);
             }
             if ui
-                .selectable_label(app.training.open, "📈 Training")
-                .on_hover_text("Bind a dataset, choose an optimizer and train (the Training panel)")
+                .selectable_label(v.training_open, "📈 Training")
+                .on_hover_text("Bind a dataset, choose an optimizer and train (the Training tiles)")
                 .clicked()
             {
-                app.commands.push(AppCommand::ToggleTraining);
+                out.push(AppCommand::ToggleTraining);
             }
         });
     });
+    out
 }
 
-pub fn status_bar(app: &mut NodegradApp, ui: &mut Ui) {
+/// What the status bar shows.
+pub struct StatusView<'a> {
+    pub device: String,
+    pub diagnostics: Vec<&'a Diagnostic>,
+    pub parameters: usize,
+    pub output: Option<&'a str>,
+    pub eval_error: Option<&'a str>,
+    pub message: &'a str,
+}
+
+pub fn status_bar(ui: &mut Ui, v: &StatusView<'_>) -> Vec<AppCommand> {
+    let mut out = Vec::new();
     egui::Panel::bottom("status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            ui.label(app.engine.describe());
+            ui.label(&v.device);
             ui.separator();
-            let mut diags: Vec<_> = app
-                .doc
-                .project()
-                .load_diagnostics
-                .iter()
-                .chain(&app.analysis.diagnostics)
-                .collect();
-            if let Some(ev) = &app.eval {
-                diags.extend(&ev.diagnostics);
-            }
+            let diags = &v.diagnostics;
             let errors = diags
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
@@ -187,132 +241,135 @@ pub fn status_bar(app: &mut NodegradApp, ui: &mut Ui) {
                 if diags.is_empty() {
                     ui.weak("no diagnostics");
                 }
-                for d in &diags {
+                for d in diags {
                     if ui.button(d.to_string()).clicked() {
                         if let Some(id) = d.node {
-                            app.commands.push(AppCommand::Focus(id));
+                            out.push(AppCommand::Focus(id));
                         }
                         ui.close();
                     }
                 }
             });
             ui.separator();
-            ui.label(format!("{} parameter(s)", app.analysis.total_params));
+            ui.label(format!("{} parameter(s)", v.parameters));
             ui.separator();
-            let output = app
-                .analysis
-                .output
-                .and_then(|id| app.doc.graph().node(id))
-                .map(|n| n.name.clone());
-            ui.label(format!("output: {}", output.as_deref().unwrap_or("none")));
-            if let Some(e) = &app.eval_error {
+            ui.label(format!("output: {}", v.output.unwrap_or("none")));
+            if let Some(e) = v.eval_error {
                 ui.separator();
                 ui.colored_label(Color32::from_rgb(230, 80, 60), e);
             }
             ui.separator();
-            ui.label(&app.message);
+            // The last message can be long (why nothing was saved): it wraps in the bar
+            // rather than widen the window.
+            ui.add(egui::Label::new(v.message).wrap());
         });
     });
+    out
 }
 
-/// The selected node in full: its documentation and every number.
-pub fn inspector(app: &mut NodegradApp, ui: &mut Ui) {
-    egui::Panel::right("inspector")
-        .resizable(true)
-        .default_size(260.0)
+/// What the inspector shows.
+pub struct InspectorView<'a> {
+    pub graph: &'a Graph,
+    pub description: &'a str,
+    pub analysis: &'a Analysis,
+    pub eval: Option<&'a Evaluation>,
+    pub selection: &'a BTreeSet<NodeId>,
+    pub reveal: Option<&'a Reveal>,
+}
+
+/// The selected node in full: its documentation and every number. Drawn inside its tile's
+/// scroll area: text wraps at the tile's width, feature-map grids wrap their maps.
+pub fn inspector_ui(ui: &mut Ui, v: &InspectorView<'_>) {
+    let selected: Vec<_> = v
+        .selection
+        .iter()
+        .filter_map(|id| v.graph.node(*id))
+        .collect();
+    let [node] = selected.as_slice() else {
+        ui.weak(if selected.is_empty() {
+            "Click a node to see its formula, derivative and values."
+        } else {
+            "Several nodes selected."
+        });
+        ui.separator();
+        ui.label(format!(
+            "{} node(s), {} wire(s)",
+            v.graph.len(),
+            v.graph.edge_count()
+        ));
+        if !v.description.is_empty() {
+            ui.separator();
+            ui.add(egui::Label::new(v.description).wrap());
+        }
+        return;
+    };
+    let s = node.op.spec();
+    ui.add(egui::Label::new(RichText::new(format!("{}  ({})", node.name, s.name)).strong()).wrap());
+    ui.add(egui::Label::new(s.summary).wrap());
+    // Rows that wrap (a grid sizes its columns to the longest text).
+    let row = |ui: &mut Ui, key: &str, text: String, mono: bool| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(key).weak());
+            let t = if mono {
+                RichText::new(text).monospace()
+            } else {
+                RichText::new(text)
+            };
+            ui.add(egui::Label::new(t).wrap());
+        });
+    };
+    // For a big tensor (a conv layer's feature maps) the numbers come first: the formulas
+    // start folded, one click away.
+    let big = v
+        .eval
+        .and_then(|e| e.nodes.get(&node.id))
+        .is_some_and(|ev| ev.value.len() > 64);
+    egui::CollapsingHeader::new("formula, derivative, shapes")
+        .id_salt(("inspector-docs", node.id.0, big))
+        .default_open(!big)
         .show(ui, |ui| {
-            ui.heading("Inspector");
-            let selected: Vec<_> = app
-                .canvas
-                .selection
-                .iter()
-                .filter_map(|id| app.doc.graph().node(*id))
-                .collect();
-            let [node] = selected.as_slice() else {
-                ui.weak(if selected.is_empty() {
-                    "Click a node to see its formula, derivative and values."
-                } else {
-                    "Several nodes selected."
-                });
-                ui.separator();
-                ui.label(format!(
-                    "{} node(s), {} wire(s)",
-                    app.doc.graph().len(),
-                    app.doc.graph().edge_count()
-                ));
-                if !app.doc.project().description.is_empty() {
-                    ui.separator();
-                    ui.label(&app.doc.project().description);
-                }
-                return;
-            };
-            let s = node.op.spec();
-            ui.label(RichText::new(format!("{}  ({})", node.name, s.name)).strong());
-            ui.label(s.summary);
-            // Rows that wrap (a grid sizes its columns to the longest text and would widen
-            // the panel past the window with Conv2d's derivative).
-            let row = |ui: &mut Ui, key: &str, text: String, mono: bool| {
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(RichText::new(key).weak());
-                    let t = if mono {
-                        RichText::new(text).monospace()
-                    } else {
-                        RichText::new(text)
-                    };
-                    ui.add(egui::Label::new(t).wrap());
-                });
-            };
             row(ui, "f", s.formula.to_string(), true);
             row(ui, "f'", s.derivative.to_string(), true);
             row(ui, "shape", s.shape_rule.to_string(), false);
-            let shape_of = |id| {
-                app.analysis
-                    .shapes
-                    .get(&id)
-                    .map(|s| card::shape_label(s))
-                    .unwrap_or_else(|| "?".into())
-            };
-            for (port, name) in node.op.ports().iter().enumerate() {
-                let text = app
-                    .doc
-                    .graph()
-                    .input(node.id, port)
-                    .map(shape_of)
-                    .unwrap_or_else(|| "not connected".into());
-                row(ui, &format!("in {name}"), text, false);
-            }
-            row(ui, "out", shape_of(node.id), false);
-            let params = app
-                .analysis
-                .param_counts
-                .get(&node.id)
-                .copied()
-                .unwrap_or(0);
-            row(ui, "params", params.to_string(), false);
-            ui.separator();
-            // In step and quiz mode, show only what has been computed so far.
-            let (show_value, show_grad) = app
-                .stepping
-                .reveal()
-                .map(|r| (r.values.contains(&node.id), r.grads.contains(&node.id)))
-                .unwrap_or((true, true));
-            if let Some(ev) = app.eval.as_ref().and_then(|e| e.nodes.get(&node.id)) {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    if show_value {
-                        array_ui(ui, "value", &ev.value);
-                    }
-                    if let (Some(g), true) = (&ev.grad, show_grad) {
-                        array_ui(ui, "gradient", g);
-                    }
-                    for (k, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
-                        array_ui(ui, k, &t.value);
-                        if let (Some(g), true) = (&t.grad, show_grad) {
-                            array_ui(ui, &format!("d/d{k}"), g);
-                        }
-                    }
-                });
-            }
         });
+    let shape_of = |id| {
+        v.analysis
+            .shapes
+            .get(&id)
+            .map(|s| card::shape_label(s))
+            .unwrap_or_else(|| "?".into())
+    };
+    for (port, name) in node.op.ports().iter().enumerate() {
+        let text = v
+            .graph
+            .input(node.id, port)
+            .map(shape_of)
+            .unwrap_or_else(|| "not connected".into());
+        row(ui, &format!("in {name}"), text, false);
+    }
+    row(ui, "out", shape_of(node.id), false);
+    let params = v.analysis.param_counts.get(&node.id).copied().unwrap_or(0);
+    row(ui, "params", params.to_string(), false);
+    ui.separator();
+    // In step and quiz mode, show only what has been computed so far.
+    let (show_value, show_grad) = v
+        .reveal
+        .map(|r| (r.values.contains(&node.id), r.grads.contains(&node.id)))
+        .unwrap_or((true, true));
+    if let Some(ev) = v.eval.and_then(|e| e.nodes.get(&node.id)) {
+        if show_value {
+            array_ui(ui, "value", &ev.value);
+        }
+        if let (Some(g), true) = (&ev.grad, show_grad) {
+            array_ui(ui, "gradient", g);
+        }
+        for (k, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
+            array_ui(ui, k, &t.value);
+            if let (Some(g), true) = (&t.grad, show_grad) {
+                array_ui(ui, &format!("d/d{k}"), g);
+            }
+        }
+    }
 }
 
 /// A labelled tensor: its shape, whether it is finite, a heatmap and the numbers.
@@ -332,11 +389,27 @@ fn array_ui(ui: &mut Ui, label: &str, a: &crate::graph::Array) {
     }
 }
 
-/// Modal questions: discard unsaved changes, a file that failed to load, recovered work.
-pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
-    gradcheck_window(app, ctx);
-    if let Some(pending) = app.confirm.clone() {
-        let what = match &pending {
+/// What the dialogs need.
+pub struct DialogView<'a> {
+    pub confirm: Option<&'a Pending>,
+    pub display_name: String,
+    pub load_error: Option<&'a str>,
+    pub recovery_offer: Option<&'a str>,
+    pub gradcheck: Option<&'a Result<Vec<crate::gradcheck::Check>, String>>,
+    pub graph: &'a Graph,
+}
+
+/// Modal questions: discard unsaved changes, a file that failed to load, recovered work;
+/// and the gradient check's window.
+pub fn dialogs(ctx: &egui::Context, v: &DialogView<'_>) -> Vec<AppCommand> {
+    let mut out = Vec::new();
+    if let Some(result) = v.gradcheck {
+        if !gradcheck_window(ctx, result, v.graph) {
+            out.push(AppCommand::CloseGradientCheck);
+        }
+    }
+    if let Some(pending) = v.confirm {
+        let what = match pending {
             Pending::New => "starting a new project",
             Pending::Open(_) => "opening another project",
             Pending::Quit => "quitting",
@@ -345,36 +418,32 @@ pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
             ui.heading("Unsaved changes");
             ui.label(format!(
                 "{} has unsaved changes. Save them before {what}?",
-                app.doc.display_name()
+                v.display_name
             ));
             ui.horizontal(|ui| {
                 if ui.button("Save").clicked() {
-                    app.save(false);
-                    if !app.doc.is_dirty() {
-                        app.perform(pending.clone());
-                    }
+                    out.push(AppCommand::ConfirmSave);
                 }
                 if ui.button("Discard").clicked() {
-                    app.recovery.discard();
-                    app.perform(pending.clone());
+                    out.push(AppCommand::ConfirmDiscard);
                 }
                 if ui.button("Cancel").clicked() {
-                    app.confirm = None;
+                    out.push(AppCommand::ConfirmCancel);
                 }
             });
         });
     }
-    if let Some(err) = app.load_error.clone() {
+    if let Some(err) = v.load_error {
         egui::Modal::new(egui::Id::new("load-error")).show(ctx, |ui| {
             ui.heading("Could not open the file");
-            ui.label(RichText::new(&err).monospace());
+            ui.label(RichText::new(err).monospace());
             ui.label("Nothing was changed on disk.");
             if ui.button("OK").clicked() {
-                app.load_error = None;
+                out.push(AppCommand::DismissLoadError);
             }
         });
     }
-    if let Some(offer) = app.recovery.offer.clone() {
+    if let Some(offer) = v.recovery_offer {
         egui::Modal::new(egui::Id::new("recovery")).show(ctx, |ui| {
             ui.heading("Restore unsaved work?");
             ui.label(format!(
@@ -382,18 +451,23 @@ pub fn dialogs(app: &mut NodegradApp, ctx: &egui::Context) {
             ));
             ui.horizontal(|ui| {
                 if ui.button("Restore").clicked() {
-                    app.restore_recovery();
+                    out.push(AppCommand::RestoreRecovery);
                 }
                 if ui.button("Discard").clicked() {
-                    app.recovery.discard();
+                    out.push(AppCommand::DiscardRecovery);
                 }
             });
         });
     }
+    out
 }
 
-fn gradcheck_window(app: &mut NodegradApp, ctx: &egui::Context) {
-    let Some(result) = &app.gradcheck else { return };
+/// The gradient check's table; returns false once closed.
+fn gradcheck_window(
+    ctx: &egui::Context,
+    result: &Result<Vec<crate::gradcheck::Check>, String>,
+    graph: &Graph,
+) -> bool {
     let mut open = true;
     egui::Window::new("Gradient check")
         .open(&mut open)
@@ -419,9 +493,7 @@ fn gradcheck_window(app: &mut NodegradApp, ctx: &egui::Context) {
                     ui.strong("max relative error");
                     ui.end_row();
                     for c in checks {
-                        let name = app
-                            .doc
-                            .graph()
+                        let name = graph
                             .node(c.node)
                             .map(|n| n.name.clone())
                             .unwrap_or_default();
@@ -447,7 +519,5 @@ fn gradcheck_window(app: &mut NodegradApp, ctx: &egui::Context) {
                 });
             }
         });
-    if !open {
-        app.gradcheck = None;
-    }
+    open
 }

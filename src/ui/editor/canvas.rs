@@ -17,17 +17,10 @@ use crate::ui::document::{Document, Edit};
 use crate::ui::editor::menus::{Filter, add_node_menu};
 
 use crate::ui::stepping::Reveal;
-pub use crate::ui::editor::viewer::start_rename;
+pub use crate::ui::editor::viewer::{PinRef, start_rename};
 use crate::ui::editor::viewer::{Viewer, style};
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
-
-/// Where a pin was drawn last frame, in screen points (tests drag wires between them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PinRef {
-    In(NodeId, usize),
-    Out(NodeId),
-}
 
 #[derive(Default)]
 pub struct Canvas {

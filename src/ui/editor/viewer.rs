@@ -13,7 +13,6 @@ use crate::analysis::{Analysis, Severity};
 use crate::exec::Evaluation;
 use crate::graph::{Graph, NodeId};
 
-use crate::ui::editor::canvas::PinRef;
 use crate::ui::editor::card;
 use crate::ui::document::Edit;
 use crate::ui::editor::menus::{Filter, add_node_menu};
@@ -21,6 +20,13 @@ use crate::ui::stepping::Reveal;
 
 /// Below this zoom, cards drop their editors and show only value and gradient.
 const LOD_SCALE: f32 = 0.45;
+
+/// Where a pin was drawn last frame, in screen points (tests drag wires between them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PinRef {
+    In(NodeId, usize),
+    Out(NodeId),
+}
 
 /// Starts renaming a node in its title bar (F2 or a double click on the title); the title
 /// shows a text field while egui's memory holds the name being typed.

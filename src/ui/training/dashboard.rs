@@ -12,7 +12,7 @@ use crate::graph::{NodeId, fmt_number};
 use crate::train::stats::Histogram;
 use crate::train::{EpochMetrics, Snapshot};
 
-use crate::ui::training::class_color;
+use crate::ui::plot::classes::class_color;
 
 /// Columns kept in the over-time views (older ones are thinned out, not dropped).
 const HISTORY: usize = 120;
@@ -146,7 +146,7 @@ fn ylog(v: f64, log: bool) -> f64 {
 /// Loss and accuracy against step or epoch. Returns whether "PNG…" was clicked.
 pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut CurveOptions) -> bool {
     let png = ui
-        .horizontal(|ui| {
+        .horizontal_wrapped(|ui| {
             ui.checkbox(&mut opt.log, "log scale");
             ui.checkbox(&mut opt.by_epoch, "by epoch");
             ui.label("smoothing");
@@ -692,7 +692,7 @@ pub fn confusion_ui(ui: &mut Ui, run: &Run, data: Option<&Dataset>) {
             ui.horizontal_wrapped(|ui| {
                 for &(row, pred) in &c.wrong {
                     ui.vertical(|ui| {
-                        crate::ui::training::image_cell(ui, d.sample(row), h, w, 36.0);
+                        crate::ui::plot::classes::image_cell(ui, d.sample(row), h, w, 36.0);
                         ui.small(format!("{} → {pred}", d.targets[row]));
                     });
                 }

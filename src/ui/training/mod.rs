@@ -1,8 +1,11 @@
-//! Training in the window: the panel (run controls, progress, data preview), its settings
-//! form and the dashboard drawn from the worker's snapshots.
+//! Training in the window: the panel (run controls, progress, data preview) and its tiles,
+//! the egui-free run state, the settings form and the dashboard drawn from the worker's
+//! snapshots.
 
 pub mod dashboard;
 pub mod panel;
+pub mod run_state;
 pub mod settings;
 
 pub use panel::*;
+pub use run_state::RunState;

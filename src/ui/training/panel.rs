@@ -1,47 +1,52 @@
-//! The Training panel: dataset and binding, optimizer settings, Start/Pause/Step/Stop/Reset,
-//! the loss and accuracy curves and a preview of the data. The run itself happens on the
-//! worker thread of `train::worker`; this only sends commands and draws its events.
+//! Training in the window: the Training tile (run controls, progress, settings), the loss
+//! curves tile and the dashboard view tiles. The run itself happens on the worker thread of
+//! `train::worker`; this only sends commands, keeps its events and draws them. What the app
+//! should do (weights into the graph, new settings, a message) comes back as `AppCommand`s.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use egui::{Color32, Ui};
 use egui_plot::{Plot, PlotPoints, Points};
 
 use crate::analysis::Analysis;
 use crate::data::Dataset;
-use crate::graph::{Graph, NodeId, fmt_number};
+use crate::graph::{Graph, NodeId};
 use crate::project::training::{DatasetSpec, TrainingConfig};
 use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
 use crate::train::{Finish, Prepared};
 
-use crate::ui::training::dashboard::{self, CurveOptions, Run, View};
+use crate::ui::command::AppCommand;
 use crate::ui::document::Edit;
+use crate::ui::plot::classes::{class_color, image_cell};
+use crate::ui::training::dashboard::{self, CurveOptions, Run, View};
+use crate::ui::training::run_state::{Latest, Progress, RunState};
 pub use crate::ui::training::settings::guess_config;
 use crate::ui::training::settings::settings_ui;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum RunState {
-    Idle,
-    Starting,
-    Running,
-    Paused,
-    Finished(String),
-    Failed(String),
+/// What the training tiles read from the document.
+pub struct TrainingContext<'a> {
+    pub graph: &'a Graph,
+    pub analysis: &'a Analysis,
+    pub config: Option<&'a TrainingConfig>,
+    /// The project's folder (dataset paths are relative to it).
+    pub base: Option<PathBuf>,
+    pub revision: u64,
+    /// The one selected node (the activations view follows it).
+    pub selected: Option<NodeId>,
 }
 
 pub struct TrainingPanel {
+    /// The Training tiles are shown.
     pub open: bool,
     job: Option<TrainJob>,
     pub state: RunState,
-    pub device: String,
-    pub notice: Option<String>,
+    pub progress: Progress,
     /// This run's curves and dashboard snapshots.
     pub run: Run,
     /// The run before this one, drawn grey for comparison.
     pub previous: Option<Run>,
-    /// The dashboard view on the right.
+    /// The dashboard view of data and predictions to show (the app opens its tile).
     pub view: View,
     pub curve_options: CurveOptions,
     pub norms_log: bool,
@@ -50,13 +55,6 @@ pub struct TrainingPanel {
     view_chosen: bool,
     /// A plot to save as PNG once the screenshot of this frame arrives.
     png_request: Option<(PathBuf, egui::Rect)>,
-    pub steps_per_epoch: usize,
-    pub train_count: usize,
-    pub val_count: usize,
-    pub classification: bool,
-    pub epoch: usize,
-    pub step: usize,
-    started: Option<Instant>,
     /// The graph revision the weights were trained from (warn when it changed since).
     trained_revision: u64,
     /// The data as training sees it (split, standardized), keyed by what it depends on.
@@ -82,8 +80,7 @@ impl Default for TrainingPanel {
             open: false,
             job: None,
             state: RunState::Idle,
-            device: String::new(),
-            notice: None,
+            progress: Progress::default(),
             run: Run::default(),
             previous: None,
             view: View::Boundary,
@@ -92,13 +89,6 @@ impl Default for TrainingPanel {
             norms_biases: false,
             view_chosen: false,
             png_request: None,
-            steps_per_epoch: 0,
-            train_count: 0,
-            val_count: 0,
-            classification: false,
-            epoch: 0,
-            step: 0,
-            started: None,
             trained_revision: 0,
             preview: None,
             sample: 0,
@@ -106,24 +96,39 @@ impl Default for TrainingPanel {
     }
 }
 
-/// What the panel asks the app to do.
-#[derive(Debug, Default)]
-pub struct PanelOutput {
-    pub edits: Vec<Edit>,
-    pub training: Option<Option<TrainingConfig>>,
-    pub message: Option<String>,
+/// The view of data and predictions a project opens with: the plane for the 2-D and 1-D
+/// datasets (boundary or fit), the images or table otherwise.
+pub fn first_view(dataset: &DatasetSpec) -> View {
+    match dataset {
+        DatasetSpec::Digits | DatasetSpec::Idx { .. } | DatasetSpec::Csv { .. } => View::Data,
+        _ => View::Boundary,
+    }
 }
 
 impl TrainingPanel {
+    /// The panel for a newly opened project: open when it trains, on its first view.
+    pub fn for_project(config: Option<&TrainingConfig>) -> Self {
+        Self {
+            open: config.is_some(),
+            view: config
+                .map(|c| first_view(&c.dataset))
+                .unwrap_or(View::Boundary),
+            ..Self::default()
+        }
+    }
+
     pub fn is_active(&self) -> bool {
-        matches!(
-            self.state,
-            RunState::Starting | RunState::Running | RunState::Paused
-        )
+        self.state.is_active()
     }
 
     pub fn is_running(&self) -> bool {
-        matches!(self.state, RunState::Starting | RunState::Running)
+        self.state.is_running()
+    }
+
+    /// The student opened a view's tab: later runs keep it.
+    pub fn choose_view(&mut self, view: View) {
+        self.view = view;
+        self.view_chosen = true;
     }
 
     /// Starts a run (paused when `paused`), or resumes the current one.
@@ -149,11 +154,11 @@ impl TrainingPanel {
             self.previous = Some(std::mem::take(&mut self.run));
         }
         self.run = Run::default();
-        self.epoch = 0;
-        self.step = 0;
-        self.notice = None;
+        self.progress = Progress {
+            started: Some(std::time::Instant::now()),
+            ..Progress::default()
+        };
         self.trained_revision = revision;
-        self.started = Some(Instant::now());
         let wake_ctx = ctx.clone();
         let job = TrainJob::start(graph.clone(), config.clone(), base, paused, move || {
             wake_ctx.request_repaint()
@@ -188,38 +193,39 @@ impl TrainingPanel {
                     steps_per_epoch,
                     classification,
                 } => {
-                    self.device = device;
-                    self.notice = notice;
-                    self.train_count = train;
-                    self.val_count = val;
-                    self.steps_per_epoch = steps_per_epoch;
-                    self.classification = classification;
+                    let p = &mut self.progress;
+                    p.device = device;
+                    p.notice = notice;
+                    p.train_count = train;
+                    p.val_count = val;
+                    p.steps_per_epoch = steps_per_epoch;
+                    p.classification = classification;
                     if self.state == RunState::Starting {
                         self.state = RunState::Running;
                     }
                 }
                 Event::Steps { epoch, points } => {
-                    self.epoch = epoch;
+                    self.progress.epoch = epoch;
                     if let Some(&(s, _)) = points.last() {
-                        self.step = s;
+                        self.progress.step = s;
                     }
                     self.run
                         .batch_loss
                         .extend(points.into_iter().map(|(s, l)| [s as f64, l]));
                 }
                 Event::Epoch(m) => {
-                    self.epoch = m.epoch;
+                    self.progress.epoch = m.epoch;
                     self.run.epochs.push(m);
                 }
                 Event::Snapshot(s) => {
+                    // The first snapshot shows what the data allows: the boundary or fit,
+                    // else the confusion matrix (the curves stay in their own tile).
                     if !self.view_chosen {
-                        self.view = if s.boundary.is_some() || s.fit.is_some() {
-                            View::Boundary
+                        if s.boundary.is_some() || s.fit.is_some() {
+                            self.view = View::Boundary;
                         } else if s.confusion.is_some() {
-                            View::Confusion
-                        } else {
-                            View::GradNorms
-                        };
+                            self.view = View::Confusion;
+                        }
                     }
                     self.run.push_snapshot(*s);
                 }
@@ -280,210 +286,144 @@ impl TrainingPanel {
             .collect()
     }
 
-    /// The state, epoch and step; while running or paused also speed, time and device.
-    fn progress_text(&self, config: &TrainingConfig) -> String {
-        let mut s = match &self.state {
-            RunState::Idle => "Not trained yet".to_string(),
-            RunState::Starting => "Loading the data…".to_string(),
-            RunState::Running => "Training".to_string(),
-            RunState::Paused => "Paused".to_string(),
-            RunState::Finished(t) => format!("Training {t}"),
-            RunState::Failed(_) => "Failed".to_string(),
-        };
-        if self.step > 0 {
-            let total_steps = self.steps_per_epoch * config.epochs;
-            s += &format!(
-                " · epoch {}/{} · step {}/{}",
-                (self.epoch + usize::from(self.is_running())).min(config.epochs),
-                config.epochs,
-                self.step,
-                total_steps
-            );
+    fn latest(&self) -> Latest {
+        Latest {
+            batch_loss: self.run.batch_loss.last().map(|&[_, l]| l),
+            accuracy: self
+                .run
+                .epochs
+                .last()
+                .and_then(|m| m.val.and_then(|v| v.accuracy).or(m.train.accuracy)),
+            samples_per_s: self.run.epochs.last().map(|m| m.samples_per_s),
         }
-        if let Some(&[_, l]) = self.run.batch_loss.last() {
-            s += &format!(" · batch loss {}", fmt_number(l));
-        }
-        if let Some(a) = self
-            .run
-            .epochs
-            .last()
-            .and_then(|m| m.val.and_then(|v| v.accuracy).or(m.train.accuracy))
-        {
-            s += &format!(" · accuracy {:.1}%", 100.0 * a);
-        }
-        // Speed and time change from run to run: only while the run is live.
-        if self.is_active() {
-            if let Some(m) = self.run.epochs.last() {
-                s += &format!(" · {:.0} samples/s", m.samples_per_s);
-            }
-            if let Some(t) = self.started {
-                let elapsed = t.elapsed().as_secs_f64();
-                s += &format!(" · {}", clock(elapsed));
-                let total = (self.steps_per_epoch * config.epochs) as f64;
-                if self.step > 0 && total > 0.0 && self.is_running() {
-                    let left = elapsed / self.step as f64 * (total - self.step as f64);
-                    s += &format!(" elapsed, {} left", clock(left.max(0.0)));
-                }
-            }
-            if !self.device.is_empty() {
-                s += &format!(" · {}", self.device);
-            }
-        }
-        s
     }
 
-    /// Fraction of the run done, for the progress bar.
-    fn progress(&self, config: &TrainingConfig) -> f32 {
-        let total = (self.steps_per_epoch * config.epochs).max(1);
-        (self.step as f32 / total as f32).clamp(0.0, 1.0)
-    }
-
-    /// The panel. Settings changes and weight edits come back in the output.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        graph: &Graph,
-        analysis: &Analysis,
-        training: Option<&TrainingConfig>,
-        base: Option<PathBuf>,
-        revision: u64,
-        selected: Option<NodeId>,
-    ) -> PanelOutput {
-        let mut out = PanelOutput::default();
-        let Some(config) = training else {
-            ui.horizontal(|ui| {
-                ui.label("This project has no dataset yet.");
-                if ui.button("Set up training").clicked() {
-                    out.training = Some(Some(guess_config(graph)));
-                }
-            });
+    /// The Training tile: run controls, progress, then the settings (scrolling inside the
+    /// tile). Settings changes and weight edits come back as commands.
+    pub fn settings_pane(&mut self, ui: &mut Ui, cx: &TrainingContext<'_>) -> Vec<AppCommand> {
+        let mut out = Vec::new();
+        let Some(config) = cx.config else {
+            ui.add(egui::Label::new("This project has no dataset yet.").wrap());
+            if ui.button("Set up training").clicked() {
+                out.push(AppCommand::SetTraining(Some(guess_config(cx.graph))));
+            }
             return out;
         };
         let mut cfg = config.clone();
         ui.horizontal_wrapped(|ui| {
-            self.controls(ui, graph, analysis, &cfg, base.clone(), revision, &mut out);
-            ui.separator();
+            self.controls(ui, cx, &cfg, &mut out);
             if ui
                 .button("Export CSV…")
                 .on_hover_text("Save the per-epoch metrics of this run as CSV")
                 .clicked()
             {
-                out.message = Some(self.export_csv());
+                out.push(AppCommand::Message(self.export_csv()));
             }
         });
-        ui.add(
-            egui::ProgressBar::new(self.progress(&cfg))
-                .text(self.progress_text(&cfg))
-                .desired_height(18.0),
-        );
-        if let Some(n) = &self.notice {
+        ui.add(egui::ProgressBar::new(self.progress.fraction(cfg.epochs)).desired_height(6.0));
+        // The line wraps in a narrow tile (a progress bar's own text would be cut off).
+        ui.add(egui::Label::new(self.progress.text(&self.state, cfg.epochs, self.latest())).wrap());
+        if let Some(n) = &self.progress.notice {
             ui.colored_label(Color32::from_rgb(230, 160, 40), n);
         }
         if let RunState::Failed(m) = &self.state {
             ui.colored_label(Color32::from_rgb(230, 80, 80), m);
         }
+        ui.separator();
+        let active = self.is_active();
+        egui::ScrollArea::both()
+            .id_salt("training-settings-scroll")
+            .auto_shrink([false, false])
+            .min_scrolled_height(0.0)
+            .min_scrolled_width(0.0)
+            .show(ui, |ui| {
+                ui.add_enabled_ui(!active, |ui| settings_ui(ui, cx.graph, &mut cfg));
+            });
+        if &cfg != config {
+            out.push(AppCommand::SetTraining(Some(cfg)));
+        }
+        out
+    }
+
+    /// The loss and accuracy curves tile.
+    pub fn curves_pane(&mut self, ui: &mut Ui) {
+        let mut png = false;
+        let r = ui
+            .scope(|ui| {
+                png = dashboard::curves_ui(
+                    ui,
+                    &self.run,
+                    self.previous.as_ref(),
+                    &mut self.curve_options,
+                );
+            })
+            .response
+            .rect;
+        if png {
+            self.request_png(ui.ctx(), r, "loss");
+        }
+    }
+
+    /// One dashboard view's tile.
+    pub fn view_pane(
+        &mut self,
+        ui: &mut Ui,
+        view: View,
+        cx: &TrainingContext<'_>,
+    ) -> Vec<AppCommand> {
+        let mut out = Vec::new();
+        let Some(cfg) = cx.config else {
+            ui.weak("Choose a dataset in the Training tile first.");
+            return out;
+        };
+        let png = ui
+            .horizontal(|ui| {
+                ui.small_button("PNG…")
+                    .on_hover_text("Save this view as a PNG image")
+                    .clicked()
+            })
+            .inner;
+        self.ensure_preview(cfg, cx.base.as_deref());
         let data = self
             .preview
             .as_ref()
             .and_then(|(_, p)| p.as_ref().ok())
             .cloned();
-        ui.horizontal_top(|ui| {
-            let h = ui.available_height();
-            ui.allocate_ui(egui::vec2(300.0, h), |ui| {
-                ui.set_min_height(h);
-                ui.add_enabled_ui(!self.is_active(), |ui| {
-                    egui::ScrollArea::vertical()
-                        .id_salt("training-settings-scroll")
-                        .show(ui, |ui| settings_ui(ui, graph, &mut cfg));
-                });
-            });
-            ui.separator();
-            ui.columns(2, |cols| {
-                let mut png = false;
-                let r = cols[0]
-                    .scope(|ui| {
-                        png = dashboard::curves_ui(
-                            ui,
-                            &self.run,
-                            self.previous.as_ref(),
-                            &mut self.curve_options,
-                        );
-                    })
-                    .response
-                    .rect;
-                if png {
-                    self.request_png(cols[0].ctx(), r, "loss");
+        let view_rect = ui.available_rect_before_wrap();
+        match view {
+            View::Boundary => dashboard::boundary_ui(
+                ui,
+                &mut self.run,
+                data.as_ref().map(|p| &p.data),
+                data.as_ref().map(|p| p.split.val.as_slice()).unwrap_or(&[]),
+            ),
+            View::Activations => dashboard::activations_ui(ui, &self.run, cx.selected),
+            View::Weights => dashboard::weights_ui(ui, &self.run),
+            View::GradNorms => {
+                dashboard::grad_norms_ui(ui, &self.run, &mut self.norms_log, &mut self.norms_biases)
+            }
+            View::Confusion => {
+                dashboard::confusion_ui(ui, &self.run, data.as_ref().map(|p| &p.data))
+            }
+            View::Data => {
+                if let Some(e) = self.preview_ui(ui, cx.graph, cfg) {
+                    out.push(AppCommand::Edit(e));
                 }
-                let ui = &mut cols[1];
-                let mut png = false;
-                ui.horizontal_wrapped(|ui| {
-                    for v in View::ALL {
-                        if ui.selectable_value(&mut self.view, v, v.label()).clicked() {
-                            self.view_chosen = true;
-                        }
-                    }
-                    png = ui
-                        .small_button("PNG…")
-                        .on_hover_text("Save this view as a PNG image")
-                        .clicked();
-                });
-                if self.view != View::Data {
-                    // Loads the data for the plots (cached).
-                    self.ensure_preview(&cfg, base.as_deref());
-                }
-                let view_rect = ui.available_rect_before_wrap();
-                match self.view {
-                    View::Boundary => dashboard::boundary_ui(
-                        ui,
-                        &mut self.run,
-                        data.as_ref().map(|p| &p.data),
-                        data.as_ref().map(|p| p.split.val.as_slice()).unwrap_or(&[]),
-                    ),
-                    View::Activations => dashboard::activations_ui(ui, &self.run, selected),
-                    View::Weights => dashboard::weights_ui(ui, &self.run),
-                    View::GradNorms => dashboard::grad_norms_ui(
-                        ui,
-                        &self.run,
-                        &mut self.norms_log,
-                        &mut self.norms_biases,
-                    ),
-                    View::Confusion => {
-                        dashboard::confusion_ui(ui, &self.run, data.as_ref().map(|p| &p.data))
-                    }
-                    View::Data => {
-                        if let Some(e) = self.preview_ui(ui, graph, &cfg, base.as_deref()) {
-                            out.edits.push(e);
-                        }
-                    }
-                }
-                if png {
-                    let label = self
-                        .view
-                        .label()
-                        .to_lowercase()
-                        .replace([' ', '/', '&'], "-");
-                    self.request_png(ui.ctx(), view_rect, &label);
-                }
-            });
-        });
-        self.save_png_if_ready(ui.ctx(), &mut out);
-        if &cfg != config {
-            out.training = Some(Some(cfg));
+            }
+        }
+        if png {
+            let label = view.label().to_lowercase().replace([' ', '/', '&'], "-");
+            self.request_png(ui.ctx(), view_rect, &label);
         }
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn controls(
         &mut self,
         ui: &mut Ui,
-        graph: &Graph,
-        analysis: &Analysis,
+        cx: &TrainingContext<'_>,
         cfg: &TrainingConfig,
-        base: Option<PathBuf>,
-        revision: u64,
-        out: &mut PanelOutput,
+        out: &mut Vec<AppCommand>,
     ) {
         let ctx = ui.ctx().clone();
         let running = self.is_running();
@@ -492,7 +432,7 @@ impl TrainingPanel {
             .on_hover_text("Train (or resume) until the epochs are done")
             .clicked()
         {
-            self.start(graph, cfg, base.clone(), revision, false, &ctx);
+            self.start(cx.graph, cfg, cx.base.clone(), cx.revision, false, &ctx);
         }
         if ui
             .add_enabled(running, egui::Button::new("⏸ Pause"))
@@ -506,7 +446,7 @@ impl TrainingPanel {
             .on_hover_text("Train on one mini-batch, then pause")
             .clicked()
         {
-            self.start(graph, cfg, base, revision, true, &ctx);
+            self.start(cx.graph, cfg, cx.base.clone(), cx.revision, true, &ctx);
         }
         if ui
             .add_enabled(self.is_active(), egui::Button::new("⏹ Stop"))
@@ -527,11 +467,13 @@ impl TrainingPanel {
                 self.previous = Some(std::mem::take(&mut self.run));
             }
             self.run = Run::default();
-            self.step = 0;
-            self.epoch = 0;
-            out.edits
-                .push(Edit::ResetTensors(Self::trainable(analysis)));
-            out.message = Some("Weights reset to their initial values".into());
+            self.progress = Progress::default();
+            out.push(AppCommand::Edit(Edit::ResetTensors(Self::trainable(
+                cx.analysis,
+            ))));
+            out.push(AppCommand::Message(
+                "Weights reset to their initial values".into(),
+            ));
         }
     }
 
@@ -559,11 +501,9 @@ impl TrainingPanel {
         }
     }
 
-    /// Crops the arrived screenshot to the requested plot and saves it.
-    fn save_png_if_ready(&mut self, ctx: &egui::Context, out: &mut PanelOutput) {
-        if self.png_request.is_none() {
-            return;
-        }
+    /// Crops the arrived screenshot to the requested plot and saves it (once per frame).
+    pub fn save_png_if_ready(&mut self, ctx: &egui::Context) -> Option<AppCommand> {
+        self.png_request.as_ref()?;
         let shot = ctx.input(|i| {
             i.raw.events.iter().find_map(|e| match e {
                 egui::Event::Screenshot { image, .. } => Some(image.clone()),
@@ -572,12 +512,15 @@ impl TrainingPanel {
         });
         if let (Some(image), Some((path, rect))) = (shot, self.png_request.take()) {
             let region = image.region(&rect, Some(ctx.pixels_per_point()));
-            out.message = Some(match crate::ui::files::save_png(&path, &region) {
-                Ok(()) => format!("saved {}", path.display()),
-                Err(e) => e,
-            });
+            Some(AppCommand::Message(
+                match crate::ui::files::save_png(&path, &region) {
+                    Ok(()) => format!("saved {}", path.display()),
+                    Err(e) => e,
+                },
+            ))
         } else {
             ctx.request_repaint();
+            None
         }
     }
 
@@ -591,7 +534,7 @@ impl TrainingPanel {
             .set_file_name("metrics.csv")
             .save_file()
         else {
-            return String::new();
+            return "Not exported: no file was chosen (or no file dialog is available here)".into();
         };
         match crate::train::metrics_csv(&self.run.epochs)
             .and_then(|b| crate::project::write_atomic(&path, &b).map_err(|e| e.to_string()))
@@ -602,14 +545,7 @@ impl TrainingPanel {
     }
 
     /// The data preview; "Put into the inputs" gives an edit.
-    fn preview_ui(
-        &mut self,
-        ui: &mut Ui,
-        graph: &Graph,
-        cfg: &TrainingConfig,
-        base: Option<&std::path::Path>,
-    ) -> Option<Edit> {
-        self.ensure_preview(cfg, base);
+    fn preview_ui(&mut self, ui: &mut Ui, graph: &Graph, cfg: &TrainingConfig) -> Option<Edit> {
         let Some((_, loaded)) = &self.preview else {
             return None;
         };
@@ -620,7 +556,7 @@ impl TrainingPanel {
             }
             Ok(prepared) => {
                 let d = &prepared.data;
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.label("Sample");
                     ui.add(
                         egui::DragValue::new(&mut self.sample).range(0..=d.len().saturating_sub(1)),
@@ -637,18 +573,23 @@ impl TrainingPanel {
                             sample_edit(graph, cfg, d, self.sample.min(d.len().saturating_sub(1)));
                     }
                 });
-                ui.label(format!(
-                    "{}: {} samples, {} feature(s){}",
-                    d.name,
-                    d.len(),
-                    d.feature_len(),
-                    match d.classes() {
-                        Some(c) => format!(", {c} classes"),
-                        None => ", regression".into(),
-                    }
-                ));
+                ui.add(
+                    egui::Label::new(format!(
+                        "{}: {} samples, {} feature(s){}",
+                        d.name,
+                        d.len(),
+                        d.feature_len(),
+                        match d.classes() {
+                            Some(c) => format!(", {c} classes"),
+                            None => ", regression".into(),
+                        }
+                    ))
+                    .wrap(),
+                );
                 if let Some((h, w)) = d.image {
-                    image_grid(ui, d, h, w);
+                    egui::ScrollArea::vertical()
+                        .id_salt("image-preview-scroll")
+                        .show(ui, |ui| image_grid(ui, d, h, w));
                 } else {
                     scatter(ui, d);
                 }
@@ -685,23 +626,6 @@ fn sample_edit(graph: &Graph, cfg: &TrainingConfig, d: &Dataset, i: usize) -> Op
     ]))
 }
 
-/// A class's colour in plots.
-pub fn class_color(c: usize) -> Color32 {
-    const C: [Color32; 10] = [
-        Color32::from_rgb(66, 133, 244),
-        Color32::from_rgb(244, 160, 0),
-        Color32::from_rgb(52, 168, 83),
-        Color32::from_rgb(234, 67, 53),
-        Color32::from_rgb(155, 89, 182),
-        Color32::from_rgb(26, 188, 156),
-        Color32::from_rgb(241, 196, 15),
-        Color32::from_rgb(149, 165, 166),
-        Color32::from_rgb(230, 126, 34),
-        Color32::from_rgb(52, 73, 94),
-    ];
-    C[c % C.len()]
-}
-
 fn scatter(ui: &mut Ui, d: &Dataset) {
     let mut plot = Plot::new("data-preview");
     if d.feature_len() == 2 {
@@ -730,27 +654,6 @@ fn scatter(ui: &mut Ui, d: &Dataset) {
     });
 }
 
-/// One grey image of `h` x `w` values, scaled to its own range, `size` points wide.
-pub fn image_cell(ui: &mut Ui, s: &[f32], h: usize, w: usize, size: f32) -> egui::Response {
-    let (rect, resp) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
-    let painter = ui.painter_at(rect);
-    let px = size / w.max(h) as f32;
-    let (lo, hi) = s
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    for y in 0..h {
-        for x in 0..w {
-            let v = ((s[y * w + x] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
-            let r = egui::Rect::from_min_size(
-                rect.min + egui::vec2(x as f32 * px, y as f32 * px),
-                egui::vec2(px, px),
-            );
-            painter.rect_filled(r, 0.0, Color32::from_gray((v * 255.0) as u8));
-        }
-    }
-    resp
-}
-
 fn image_grid(ui: &mut Ui, d: &Dataset, h: usize, w: usize) {
     let cols = 8;
     let cell = ((ui.available_width() / cols as f32) - 4.0).clamp(12.0, 48.0);
@@ -765,14 +668,4 @@ fn image_grid(ui: &mut Ui, d: &Dataset, h: usize, w: usize) {
                 }
             }
         });
-}
-
-/// `m:ss` or `h:mm:ss`.
-fn clock(secs: f64) -> String {
-    let s = secs.round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }
