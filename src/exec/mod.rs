@@ -185,8 +185,10 @@ impl Engine {
         }
 
         let output = analysis.output.filter(|id| values.contains_key(id));
+        // An output no tracked value reaches (a Step's result) has no gradient to take.
         let grads = output
             .and_then(|id| values.get(&id))
+            .filter(|out| out.is_tracked())
             .map(|out| out.clone().sum().backward());
 
         // Everything to read back, in one transfer: per-tensor reads cost more than the math

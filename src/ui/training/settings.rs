@@ -12,7 +12,7 @@ pub fn guess_config(graph: &Graph) -> TrainingConfig {
     let inputs: Vec<&crate::graph::Node> = graph.nodes().filter(|n| n.op == Op::Input).collect();
     let target = graph
         .nodes()
-        .filter(|n| matches!(n.op, Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1))
+        .filter(|n| n.op.is_loss())
         .find_map(|n| graph.input(n.id, 1))
         .and_then(|id| graph.node(id))
         .filter(|n| n.op == Op::Input)
