@@ -222,7 +222,10 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
         let mut products: Vec<Option<String>> = Vec::new();
         let mut values = Vec::new();
         for (e, along) in terms {
-            let consumer = graph.node(e.to).map(|n| n.name.as_str()).unwrap_or_default();
+            let consumer = graph
+                .node(e.to)
+                .map(|n| n.name.as_str())
+                .unwrap_or_default();
             symbolic.push(format!("{} * ∂{consumer}/∂{}", d(consumer), node.name));
             let upstream = eval.nodes.get(&e.to).and_then(|n| n.grad.as_ref());
             // Fan-out steps show the terms' values; only a single term is written as a product.

@@ -319,8 +319,11 @@ mod tests {
             "nested": [[1, 2], ["x"]],
         });
         let mut out = Vec::new();
-        doc.serialize(&mut serde_json::Serializer::with_formatter(&mut out, Layout::default()))
-            .unwrap();
+        doc.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out,
+            Layout::default(),
+        ))
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,

@@ -157,9 +157,10 @@ fn csv_from_reader<R: Read>(
         }
     };
     let first_row = if header { 2 } else { 1 };
-    let mut records = rdr.records().enumerate().map(|(i, rec)| {
-        rec.map_err(|e| invalid(format!("row {}: {e}", i + first_row)))
-    });
+    let mut records = rdr
+        .records()
+        .enumerate()
+        .map(|(i, rec)| rec.map_err(|e| invalid(format!("row {}: {e}", i + first_row))));
     let first = records.next().transpose()?;
     let width = first.as_ref().map(|r| r.len()).unwrap_or(names.len());
     let label_col = column(label, width)?;
@@ -469,9 +470,17 @@ mod tests {
             e.contains("no column `label`") && e.contains("a, b, y"),
             "{e}"
         );
-        let e = csv_from_reader("1,2\n3\n".as_bytes(), "short.csv", &[], "1", false, false, MAX)
-            .unwrap_err()
-            .to_string();
+        let e = csv_from_reader(
+            "1,2\n3\n".as_bytes(),
+            "short.csv",
+            &[],
+            "1",
+            false,
+            false,
+            MAX,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("short.csv: row 2"), "{e}");
     }
 
@@ -517,7 +526,10 @@ mod tests {
         let e = idx(&pi, &pl, MAX).unwrap_err().to_string();
         assert_eq!(
             e,
-            format!("{}: 22 bytes, but its header announces 2 x 2 x 2 (+ 16 header bytes) = 24", pi.display())
+            format!(
+                "{}: 22 bytes, but its header announces 2 x 2 x 2 (+ 16 header bytes) = 24",
+                pi.display()
+            )
         );
         // The right size, but 2 images of 2 x 2 pixels as f32 (and their labels) pass a
         // 60-byte budget (2 x (5 x 4 + 16) = 72 bytes).
@@ -542,15 +554,39 @@ mod tests {
     #[test]
     fn csv_non_finite_cells_are_named_at_their_row_and_column() {
         let cases = [
-            ("x,y\n1,0\nNaN,1\n", true, "nan.csv: row 3, column `x`: `NaN` is not a finite number: fill in the missing value or drop the row"),
-            ("x,y\n1,0\n2,inf\n", false, "nan.csv: row 3, column `y`: `inf` is not a finite number: fill in the missing value or drop the row"),
-            ("x,y\n1,0\n2,NaN\n", true, "nan.csv: row 3, column `y`: `NaN` is not a finite number: fill in the missing value or drop the row"),
-            ("x,y\n1e39,0\n", true, "nan.csv: row 2, column `x`: `1e39` is outside the range of f32 (about ±3.4e38): scale the column"),
+            (
+                "x,y\n1,0\nNaN,1\n",
+                true,
+                "nan.csv: row 3, column `x`: `NaN` is not a finite number: fill in the missing value or drop the row",
+            ),
+            (
+                "x,y\n1,0\n2,inf\n",
+                false,
+                "nan.csv: row 3, column `y`: `inf` is not a finite number: fill in the missing value or drop the row",
+            ),
+            (
+                "x,y\n1,0\n2,NaN\n",
+                true,
+                "nan.csv: row 3, column `y`: `NaN` is not a finite number: fill in the missing value or drop the row",
+            ),
+            (
+                "x,y\n1e39,0\n",
+                true,
+                "nan.csv: row 2, column `x`: `1e39` is outside the range of f32 (about ±3.4e38): scale the column",
+            ),
         ];
         for (text, classification, want) in cases {
-            let e = csv_from_reader(text.as_bytes(), "nan.csv", &[], "y", true, classification, MAX)
-                .unwrap_err()
-                .to_string();
+            let e = csv_from_reader(
+                text.as_bytes(),
+                "nan.csv",
+                &[],
+                "y",
+                true,
+                classification,
+                MAX,
+            )
+            .unwrap_err()
+            .to_string();
             assert_eq!(e, want);
         }
     }

@@ -198,9 +198,7 @@ impl Dataset {
             )));
         }
         if let Some(i) = self.targets.iter().position(|v| !v.is_finite()) {
-            return Err(invalid(format!(
-                "sample {i} has a NaN or infinite target"
-            )));
+            return Err(invalid(format!("sample {i} has a NaN or infinite target")));
         }
         if let Task::Classification { classes, .. } = &self.task {
             if let Some(i) = self
@@ -256,7 +254,9 @@ pub fn load_within(
         DatasetSpec::Idx { images, labels } => {
             files::idx(&resolve(images), &resolve(labels), budget)
         }
-        generated => generate::check(generated, budget).map(|()| generate::generate(generated, seed)),
+        generated => {
+            generate::check(generated, budget).map(|()| generate::generate(generated, seed))
+        }
     }
     .and_then(|d| {
         let name = d.name.clone();
@@ -351,6 +351,7 @@ mod tests {
             targets: vec![0.0, 0.0, 0.0],
             task: Task::Regression,
             image: None,
+            labels_from: None,
         };
         let s = Standardization::fit(&d, &[0, 1, 2]);
         assert_eq!(s.mean, vec![3.0, 5.0]);
@@ -374,6 +375,7 @@ mod tests {
                 names: vec![],
             },
             image: None,
+            labels_from: None,
         };
         let e = d.checked("labels.csv").unwrap_err().to_string();
         assert!(e.contains("labels.csv") && e.contains("sample 1"), "{e}");

@@ -826,7 +826,7 @@ pub fn batch_fits(graph: &Graph, batch_size: usize, batch: usize) -> Result<(), 
         }
     }
     Err(format!(
-        "batch_size is {batch_size}: with {batch} samples in a batch, {} {}. Training holds \
+        "batch_size is {batch_size}: with {batch} samples in a batch, {}: {}. Training holds \
          every node's values and gradients for the whole batch: use a batch_size of at most \
          {fits}",
         d.place, d.message
