@@ -886,14 +886,15 @@ pub fn metrics_csv(rows: &[EpochMetrics]) -> Result<Vec<u8>, String> {
 
 /// Runs burn code; a panic inside burn becomes an error, never a crash.
 fn guard<R>(f: impl FnOnce() -> R) -> Result<R, TrainError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        TrainError::Backend(
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into()),
-        )
-    })
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| TrainError::Backend(panic_text(p.as_ref())))
+}
+
+/// The message a panic carried.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Trains until done (the CLI and the tests). `on_step` sees every step's report.

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::stats::SnapshotClock;
-use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer};
+use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer, panic_text};
 use crate::graph::{Array, Graph, NodeId};
 use crate::project::training::TrainingConfig;
 
@@ -207,13 +207,6 @@ impl TrainJob {
             weights: None,
         })
     }
-}
-
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Drop for TrainJob {
