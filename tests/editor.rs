@@ -695,8 +695,8 @@ fn cpu_copy(dir: &Path, name: &str, epochs: usize) -> std::path::PathBuf {
 
 #[test]
 fn the_dashboard_fills_in_while_the_spiral_trains() {
-    use nodegrad::ui::training::RunState;
     use nodegrad::ui::training::dashboard::View;
+    use nodegrad::ui::training::RunState;
     let storage = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = cpu_copy(dir.path(), "spiral-mlp", 15);
@@ -864,8 +864,5 @@ fn train_lenet_in_the_window_then_open_the_first_conv_layers_feature_maps() {
     // Its kernels come below the maps, out of view in this window (the conv block test
     // reads them); the inspector draws the trained ones.
     let eval = h.state().eval.as_ref().unwrap();
-    assert_eq!(
-        eval.nodes[&conv1].tensors["weight"].value.shape(),
-        &[16, 1, 3, 3]
-    );
+    assert_eq!(eval.nodes[&conv1].tensors["weight"].value.shape(), &[16, 1, 3, 3]);
 }

@@ -12,8 +12,8 @@ use crate::analysis::{Analysis, analyze};
 use crate::exec::{Engine, Evaluation};
 use crate::graph::NodeId;
 
-use super::document::{Document, Edit};
 use super::editor::canvas::Canvas;
+use super::document::{Document, Edit};
 use super::files::Recovery;
 use super::stepping::Stepping;
 use super::training::TrainingPanel;

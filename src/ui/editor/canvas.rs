@@ -16,9 +16,9 @@ use crate::graph::{Graph, NodeId};
 use crate::ui::document::{Document, Edit};
 use crate::ui::editor::menus::{Filter, add_node_menu};
 
+use crate::ui::stepping::Reveal;
 pub use crate::ui::editor::viewer::start_rename;
 use crate::ui::editor::viewer::{Viewer, style};
-use crate::ui::stepping::Reveal;
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
 

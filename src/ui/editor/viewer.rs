@@ -13,9 +13,9 @@ use crate::analysis::{Analysis, Severity};
 use crate::exec::Evaluation;
 use crate::graph::{Graph, NodeId};
 
-use crate::ui::document::Edit;
 use crate::ui::editor::canvas::PinRef;
 use crate::ui::editor::card;
+use crate::ui::document::Edit;
 use crate::ui::editor::menus::{Filter, add_node_menu};
 use crate::ui::stepping::Reveal;
 

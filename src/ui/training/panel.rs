@@ -16,8 +16,8 @@ use crate::project::training::{DatasetSpec, TrainingConfig};
 use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
 use crate::train::{Finish, Prepared};
 
-use crate::ui::document::Edit;
 use crate::ui::training::dashboard::{self, CurveOptions, Run, View};
+use crate::ui::document::Edit;
 pub use crate::ui::training::settings::guess_config;
 use crate::ui::training::settings::settings_ui;
 
