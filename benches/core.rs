@@ -3,6 +3,8 @@
 //! - scalar-graph-1000: forward + every node's gradient of a 2-16-16-1 MLP written with
 //!   scalar ops (about 1,000 nodes), on burn Flex f64.
 //! - project-load-save-1000: parse + serialize of a 1,000-node project.
+//! - steps-chain-10000 and -30000: what `nodegrad steps` computes for a chain of Scale
+//!   nodes (analysis, evaluation, every forward and backward step); it grows linearly.
 
 use std::time::Instant;
 
@@ -65,6 +67,19 @@ fn scalar_mlp() -> Graph {
     g
 }
 
+/// `n0` (an Input) -> `n1` = 1.0 * n0 -> ... -> `n{len-1}`.
+fn chain(len: usize) -> Graph {
+    let mut g = Graph::new();
+    let mut prev = g.add(Op::Input, [0.0, 0.0]);
+    g.set_tensor(prev, "value", Array::scalar(0.5)).unwrap();
+    for _ in 1..len {
+        let n = g.add(Op::Scale { factor: 1.0 }, [0.0, 0.0]);
+        g.connect(prev, n, 0).unwrap();
+        prev = n;
+    }
+    g
+}
+
 fn median_ms(mut f: impl FnMut(), runs: usize) -> f64 {
     f(); // warm-up
     let mut times: Vec<f64> = (0..runs)
@@ -110,4 +125,19 @@ fn main() {
         "project-load-save-1000: {load_save_ms:.2} ms ({nodes} nodes, {} KiB)",
         text.len() / 1024
     );
+
+    for len in [10_000, 30_000] {
+        let g = chain(len);
+        let ms = median_ms(
+            || {
+                let a = analyze(&g);
+                let e = engine.evaluate(&g, &a).unwrap();
+                let f = nodegrad::stepper::forward_steps(&g, &a, &e);
+                let b = nodegrad::stepper::backward_steps(&g, &a, &e);
+                assert_eq!((f.len(), b.len()), (len, len));
+            },
+            3,
+        );
+        println!("steps-chain-{len}: {ms:.0} ms (analysis + evaluation + every step)");
+    }
 }

@@ -3,6 +3,8 @@
 //! derivatives come from burn too (a one-op graph around the consumer), never from a second
 //! hand-written derivative table.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::analysis::{Analysis, analyze};
 use crate::exec::{Engine, Evaluation};
 use crate::graph::{Array, Edge, Graph, NodeId, Op, fmt_number, fmt_shape};
@@ -17,7 +19,7 @@ pub enum Direction {
 pub struct Step {
     pub direction: Direction,
     pub node: NodeId,
-    /// `u = b * c = 3.0 * 2.0 = 6.0`, or `dJ/db = dJ/du * du/db = 3.0 * 2.0 = 6.0`.
+    /// `u = b * c = 3.0 * 2.0 = 6.0`, or `dJ/db = dJ/du * ∂u/∂b = 3.0 * 2.0 = 6.0`.
     pub text: String,
     /// Wires this step reads (forward: the inputs; backward: the consumers' terms).
     pub edges: Vec<Edge>,
@@ -159,18 +161,29 @@ fn local_derivative(
     g.output = Some(op_id);
     let a = analyze(&g);
     let local = Engine::cpu().evaluate(&g, &a).ok()?;
-    let out = &local.nodes.get(&op_id)?.value;
+    let out = local.nodes.get(&op_id)?;
     let src = graph.input(consumer, port)?;
-    let grad = local.edges.get(&Edge {
+    if out.value.len() != 1 || eval.nodes.get(&src)?.value.len() != 1 {
+        return None;
+    }
+    let edge = Edge {
         from: g.input(op_id, port)?,
         to: op_id,
         port,
-    })?;
-    (out.len() == 1 && grad.len() == 1 && eval.nodes.get(&src)?.value.len() == 1)
-        .then(|| grad.data()[0])
+    };
+    match (local.edges.get(&edge), &out.grad) {
+        (Some(grad), _) => (grad.len() == 1).then(|| grad.data()[0]),
+        // burn tracked no path from the inputs to the output (a Step's comparison): no
+        // gradient flows back, the derivative is 0.
+        (None, None) => Some(0.0),
+        (None, Some(_)) => None,
+    }
 }
 
-/// One backward step per node that the output depends on, from the output back.
+/// One backward step per node that the output depends on, from the output back. The
+/// chain rule is written with the local factor as a partial derivative:
+/// `dJ/db = dJ/du * ∂u/∂b = 3.0 * 2.0 = 6.0`. Linear in the graph's size: the edges are
+/// grouped by producer and the nodes that reach the output are found once.
 pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> Vec<Step> {
     let Some(output) = eval.output else {
         return Vec::new();
@@ -179,6 +192,13 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
         return Vec::new();
     };
     let d = |n: &str| format!("d{out_name}/d{n}");
+    let reaching = reaching(graph, output);
+    let mut outgoing: BTreeMap<NodeId, Vec<(&Edge, &Array)>> = BTreeMap::new();
+    for (e, along) in &eval.edges {
+        if reaching.contains(&e.to) {
+            outgoing.entry(e.from).or_default().push((e, along));
+        }
+    }
     let mut steps = Vec::new();
     for &id in analysis.order.iter().rev() {
         let (Some(node), Some(ev)) = (graph.node(id), eval.nodes.get(&id)) else {
@@ -194,21 +214,19 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
             });
             continue;
         }
-        let terms: Vec<(&Edge, &Array)> = eval
-            .edges
-            .iter()
-            .filter(|(e, _)| e.from == id && graph.reaches(e.to, output))
-            .collect();
-        if terms.is_empty() {
+        let Some(terms) = outgoing.get(&id) else {
             continue;
-        }
+        };
         let mut symbolic = Vec::new();
         // `3.0 * 2.0` where both factors are single numbers; `None` for tensors.
         let mut products: Vec<Option<String>> = Vec::new();
         let mut values = Vec::new();
-        for (e, along) in &terms {
-            let consumer = graph.node(e.to).map(|n| n.name.clone()).unwrap_or_default();
-            symbolic.push(format!("{} * d{consumer}/d{}", d(&consumer), node.name));
+        for (e, along) in terms {
+            let consumer = graph
+                .node(e.to)
+                .map(|n| n.name.as_str())
+                .unwrap_or_default();
+            symbolic.push(format!("{} * ∂{consumer}/∂{}", d(consumer), node.name));
             let upstream = eval.nodes.get(&e.to).and_then(|n| n.grad.as_ref());
             // Fan-out steps show the terms' values; only a single term is written as a product.
             let local = if terms.len() == 1 {
@@ -247,4 +265,19 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
         });
     }
     steps
+}
+
+/// The nodes the output depends on, itself included: one walk back along the inputs.
+fn reaching(graph: &Graph, output: NodeId) -> BTreeSet<NodeId> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![output];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Some(n) = graph.node(id) {
+            stack.extend((0..n.op.arity()).filter_map(|p| graph.input(id, p)));
+        }
+    }
+    seen
 }

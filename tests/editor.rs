@@ -417,7 +417,7 @@ fn step_forward_then_backward_with_the_arrow_keys() {
     assert_eq!(count(&h, "grad  ?"), 6, "no gradient yet");
     press(&mut h, Key::ArrowRight, 5);
     assert!(
-        h.query_by_label("dJ/db = dJ/du * du/db = 3.0 * 2.0 = 6.0")
+        h.query_by_label("dJ/db = dJ/du * ∂u/∂b = 3.0 * 2.0 = 6.0")
             .is_some()
     );
     assert_eq!(count(&h, "grad  6.0"), 1);
@@ -439,7 +439,7 @@ fn step_forward_then_backward_with_the_arrow_keys() {
     h.key_press(Key::ArrowLeft);
     h.run_ok();
     assert!(
-        h.query_by_label("dJ/dc = dJ/du * du/dc = 3.0 * 3.0 = 9.0")
+        h.query_by_label("dJ/dc = dJ/du * ∂u/∂c = 3.0 * 3.0 = 9.0")
             .is_some()
     );
     assert_eq!(count(&h, "grad  6.0"), 0);

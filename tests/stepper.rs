@@ -38,11 +38,11 @@ fn computational_graph_both_directions() {
         b,
         [
             "dJ/dJ = 1",
-            "dJ/dv = dJ/dJ * dJ/dv = 1.0 * 3.0 = 3.0",
-            "dJ/du = dJ/dv * dv/du = 3.0 * 1.0 = 3.0",
-            "dJ/dc = dJ/du * du/dc = 3.0 * 3.0 = 9.0",
-            "dJ/db = dJ/du * du/db = 3.0 * 2.0 = 6.0",
-            "dJ/da = dJ/dv * dv/da = 3.0 * 1.0 = 3.0",
+            "dJ/dv = dJ/dJ * ∂J/∂v = 1.0 * 3.0 = 3.0",
+            "dJ/du = dJ/dv * ∂v/∂u = 3.0 * 1.0 = 3.0",
+            "dJ/dc = dJ/du * ∂u/∂c = 3.0 * 3.0 = 9.0",
+            "dJ/db = dJ/du * ∂u/∂b = 3.0 * 2.0 = 6.0",
+            "dJ/da = dJ/dv * ∂v/∂a = 3.0 * 1.0 = 3.0",
         ]
     );
 }
@@ -52,10 +52,10 @@ fn fan_out_is_summed_term_by_term() {
     let (_, b) = texts("chain-rule-fan-out.ron");
     assert_eq!(
         b.last().unwrap(),
-        "dL/dx = dL/dp * dp/dx + dL/dq * dq/dx + dL/ds * ds/dx = 4.0 + 3.0 + 1.5 = 8.5"
+        "dL/dx = dL/dp * ∂p/∂x + dL/dq * ∂q/∂x + dL/ds * ∂s/∂x = 4.0 + 3.0 + 1.5 = 8.5"
     );
     assert!(
-        b.contains(&"dL/dy = dL/ds * ds/dy = 1.0 * 2.0 = 2.0".to_string()),
+        b.contains(&"dL/dy = dL/ds * ∂s/∂y = 1.0 * 2.0 = 2.0".to_string()),
         "{b:?}"
     );
 }
@@ -71,7 +71,7 @@ fn tensor_steps_show_vectors() {
         "{f:?}"
     );
     assert!(
-        b.contains(&"dL/dh = dL/dout * dout/dh = [-0.0631136, 0.0631136]".to_string()),
+        b.contains(&"dL/dh = dL/dout * ∂out/∂h = [-0.0631136, 0.0631136]".to_string()),
         "{b:?}"
     );
     assert!(
@@ -83,7 +83,7 @@ fn tensor_steps_show_vectors() {
     // A one-element output feeding a sigmoid still gets its product written out.
     assert!(
         b.contains(
-            &"dL/dout = dL/dy_hat * dy_hat/dout = -0.129902 * 0.0607322 = [-0.0078892]".to_string()
+            &"dL/dout = dL/dy_hat * ∂y_hat/∂out = -0.129902 * 0.0607322 = [-0.0078892]".to_string()
         ),
         "{b:?}"
     );
@@ -103,6 +103,6 @@ fn steps_command_prints_the_answer_key() {
     assert_eq!(lines[4], "forward  v = a + u = 1.0 + 6.0 = 7.0");
     assert_eq!(
         lines[11],
-        "backward dJ/da = dJ/dv * dv/da = 3.0 * 1.0 = 3.0"
+        "backward dJ/da = dJ/dv * ∂v/∂a = 3.0 * 1.0 = 3.0"
     );
 }

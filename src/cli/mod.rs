@@ -1,13 +1,15 @@
 //! The command line: `check`, `eval`, `steps` and `train`, on the same library the window
 //! uses.
 
+mod json;
 mod train_cmd;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeSet;
+
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{Value as Json, json};
 
 use crate::analysis::{self, Analysis, Diagnostic, Severity};
 use crate::exec::{Engine, Evaluation};
@@ -236,12 +238,20 @@ fn check(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io
         };
         let analysis = analysis::analyze(&project.graph);
         let diags = all_diagnostics(&project, &analysis, None);
-        let errors = diags
+        let mut errors = diags
             .iter()
             .filter(|d| d.severity == Severity::Error)
             .count();
         for d in &diags {
             writeln!(out, "{}: {d}", file.display())?;
+        }
+        // Training settings are checked once the graph itself is sound (batch x layers
+        // against the memory budget needs its shapes).
+        if let (Some(config), 0) = (&project.training, errors) {
+            for problem in crate::train::check_training(&project.graph, config) {
+                writeln!(out, "{}: error: training: {problem}", file.display())?;
+                errors += 1;
+            }
         }
         writeln!(
             out,
@@ -303,12 +313,7 @@ fn eval(
     let diags = all_diagnostics(&project, &analysis, Some(&evaluation));
     let code = i32::from(diags.iter().any(|d| d.severity == Severity::Error));
     if as_json {
-        let doc = to_json(graph, &analysis, &evaluation, &diags, &engine);
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
+        json::write(graph, &analysis, &evaluation, &diags, &engine, out)?;
     } else {
         write_table(graph, &analysis, &evaluation, &diags, &engine, out)?;
     }
@@ -361,90 +366,20 @@ fn steps(
     for d in &diags {
         writeln!(err, "{d}")?;
     }
-    Ok(i32::from(
-        diags.iter().any(|d| d.severity == Severity::Error),
-    ))
+    let failed = diags.iter().any(|d| d.severity == Severity::Error);
+    Ok(i32::from(failed))
 }
 
-fn name_of(graph: &Graph, id: crate::graph::NodeId) -> String {
+pub(crate) fn name_of(graph: &Graph, id: crate::graph::NodeId) -> String {
     graph.node(id).map(|n| n.name.clone()).unwrap_or_default()
 }
 
 /// Nodes in evaluation order, then any that could not be ordered (on a cycle).
-fn listing_order(graph: &Graph, analysis: &Analysis) -> Vec<crate::graph::NodeId> {
+pub(crate) fn listing_order(graph: &Graph, analysis: &Analysis) -> Vec<crate::graph::NodeId> {
+    let ordered: BTreeSet<_> = analysis.order.iter().copied().collect();
     let mut ids = analysis.order.clone();
-    ids.extend(graph.node_ids().filter(|id| !analysis.order.contains(id)));
+    ids.extend(graph.node_ids().filter(|id| !ordered.contains(id)));
     ids
-}
-
-fn arr_json(a: Option<&Array>) -> Json {
-    a.map(|a| json!(a.data())).unwrap_or(Json::Null)
-}
-
-pub fn to_json(
-    graph: &Graph,
-    analysis: &Analysis,
-    eval: &Evaluation,
-    diags: &[Diagnostic],
-    engine: &Engine,
-) -> Json {
-    let nodes: Vec<Json> = listing_order(graph, analysis)
-        .into_iter()
-        .filter_map(|id| graph.node(id))
-        .map(|n| {
-            let ev = eval.nodes.get(&n.id);
-            let mut obj = json!({
-                "name": n.name,
-                "op": n.op.name(),
-                "shape": analysis.shapes.get(&n.id),
-                "value": arr_json(ev.map(|e| &e.value)),
-                "grad": arr_json(ev.and_then(|e| e.grad.as_ref())),
-            });
-            let params: serde_json::Map<String, Json> = ev
-                .map(|e| {
-                    e.tensors
-                        .iter()
-                        .filter(|(k, _)| k.as_str() != "value")
-                        .map(|(k, t)| {
-                            (k.clone(), json!({"shape": t.value.shape(), "value": t.value.data(), "grad": arr_json(t.grad.as_ref())}))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !params.is_empty() {
-                obj["params"] = Json::Object(params);
-            }
-            obj
-        })
-        .collect();
-    let edges: Vec<Json> = eval
-        .edges
-        .iter()
-        .map(|(e, g)| {
-            let port = graph.node(e.to).map(|n| n.op.ports()[e.port].clone()).unwrap_or_default();
-            json!({"from": name_of(graph, e.from), "to": name_of(graph, e.to), "port": port, "grad": g.data()})
-        })
-        .collect();
-    let diagnostics: Vec<Json> = diags
-        .iter()
-        .map(|d| {
-            json!({
-                "severity": d.severity.label(),
-                "node": d.node.map(|id| name_of(graph, id)),
-                "port": d.port.and_then(|p| d.node.and_then(|id| graph.node(id)).map(|n| n.op.ports().get(p).cloned())),
-                "message": d.message,
-                "text": d.to_string(),
-            })
-        })
-        .collect();
-    json!({
-        "output": eval.output.map(|id| name_of(graph, id)),
-        "device": engine.describe(),
-        "parameters": analysis.total_params,
-        "nodes": nodes,
-        "edges": edges,
-        "diagnostics": diagnostics,
-    })
 }
 
 fn write_table(

@@ -91,7 +91,7 @@ pub fn train(
         config.epochs
     )?;
 
-    let total = (trainer.steps_per_epoch() * config.epochs) as u64;
+    let total = (trainer.steps_per_epoch() as u64).saturating_mul(config.epochs as u64);
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(

@@ -7,7 +7,7 @@ use std::f64::consts::{PI, TAU};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Dataset, Task};
+use super::{DataError, Dataset, MAX_CLASSES, Task, over_budget};
 use crate::graph::init::standard_normal;
 use crate::project::training::DatasetSpec;
 
@@ -18,7 +18,57 @@ fn binary() -> Task {
     }
 }
 
+/// Refuses settings that cannot make a dataset, before anything is allocated: a sample
+/// count whose features and targets pass `budget` bytes (or 64 bits), a noise that is not a
+/// finite number >= 0, a spiral with fewer than 2 or more than `MAX_CLASSES` arms, or more
+/// arms than samples.
+pub fn check(spec: &DatasetSpec, budget: u64) -> Result<(), DataError> {
+    let dataset = spec.kind();
+    let setting = |setting: &'static str, message: String| DataError::Setting {
+        dataset,
+        setting,
+        message,
+    };
+    let (samples, noise, features) = match *spec {
+        DatasetSpec::Xor { samples, noise }
+        | DatasetSpec::Circles { samples, noise }
+        | DatasetSpec::Gaussians { samples, noise }
+        | DatasetSpec::Spiral { samples, noise, .. }
+        | DatasetSpec::Moons { samples, noise } => (samples, noise, 2),
+        DatasetSpec::Sine { samples, noise } => (samples, noise, 1),
+        DatasetSpec::Digits | DatasetSpec::Csv { .. } | DatasetSpec::Idx { .. } => return Ok(()),
+    };
+    if let Some(why) = over_budget(samples, features, budget) {
+        return Err(setting("samples", format!("is {samples}: {why}")));
+    }
+    if !(noise.is_finite() && noise >= 0.0) {
+        return Err(setting(
+            "noise",
+            format!("is {noise}: use a finite number >= 0, such as 0.1"),
+        ));
+    }
+    if let DatasetSpec::Spiral { classes, .. } = *spec {
+        if !(2..=MAX_CLASSES).contains(&classes) {
+            return Err(setting(
+                "classes",
+                format!("is {classes}: a spiral has 2 to {MAX_CLASSES} arms"),
+            ));
+        }
+        if classes > samples {
+            return Err(setting(
+                "classes",
+                format!(
+                    "is {classes}, more arms than its {samples} samples: every arm needs at \
+                     least one sample"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Generates `spec` (a generated kind; file kinds give an empty set, refused by the caller).
+/// `check` it first: `data::load` does.
 pub fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xDA7A);
     let mut features = Vec::new();
@@ -76,6 +126,7 @@ pub fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
             noise,
             classes,
         } => {
+            // `check` keeps 2 <= classes <= samples.
             let k = classes.max(2);
             let per = samples / k;
             for class in 0..k {
@@ -129,6 +180,7 @@ pub fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
                 targets: ys,
                 task: Task::Regression,
                 image: None,
+                labels_from: None,
             };
         }
         DatasetSpec::Digits | DatasetSpec::Csv { .. } | DatasetSpec::Idx { .. } => {
@@ -142,6 +194,7 @@ pub fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
         targets,
         task,
         image: None,
+        labels_from: None,
     }
 }
 
@@ -217,6 +270,69 @@ mod tests {
         for i in 0..d.len() {
             assert!((d.targets[i] - d.sample(i)[0].sin()).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn settings_past_the_budget_or_out_of_range_are_refused_before_allocating() {
+        let mib = 1 << 20;
+        let cases = [
+            (
+                DatasetSpec::Xor {
+                    samples: 1_000_000_000,
+                    noise: 0.1,
+                },
+                "the Xor dataset's `samples` is 1000000000: 1000000000 samples of 2 feature(s) \
+                 need 26.1 GiB, but the memory budget is 2.0 GiB: use at most 76695844 samples \
+                 (or raise NODEGRAD_MEMORY_MB)",
+            ),
+            (
+                DatasetSpec::Sine {
+                    samples: usize::MAX,
+                    noise: 0.1,
+                },
+                "the Sine dataset's `samples` is 18446744073709551615: 18446744073709551615 \
+                 samples of 1 feature(s) need more than 16 EiB, but the memory budget is 2.0 \
+                 GiB: use at most 89478485 samples (or raise NODEGRAD_MEMORY_MB)",
+            ),
+            (
+                DatasetSpec::Spiral {
+                    samples: 300,
+                    noise: 0.1,
+                    classes: usize::MAX,
+                },
+                "the Spiral dataset's `classes` is 18446744073709551615: a spiral has 2 to 10000 \
+                 arms",
+            ),
+            (
+                DatasetSpec::Spiral {
+                    samples: 3,
+                    noise: 0.1,
+                    classes: 5,
+                },
+                "the Spiral dataset's `classes` is 5, more arms than its 3 samples: every arm \
+                 needs at least one sample",
+            ),
+            (
+                DatasetSpec::Moons {
+                    samples: 10,
+                    noise: f64::INFINITY,
+                },
+                "the Moons dataset's `noise` is inf: use a finite number >= 0, such as 0.1",
+            ),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(check(&spec, 2048 * mib).unwrap_err().to_string(), want);
+        }
+        assert_eq!(
+            check(
+                &DatasetSpec::Xor {
+                    samples: 400,
+                    noise: 0.1
+                },
+                mib
+            ),
+            Ok(())
+        );
     }
 
     #[test]

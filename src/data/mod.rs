@@ -26,6 +26,88 @@ pub enum DataError {
     Invalid { path: String, message: String },
     #[error("the dataset is empty: {0}")]
     Empty(String),
+    /// A generator's setting that cannot make a dataset (too many samples for the memory
+    /// budget, a non-finite noise, more spiral arms than samples).
+    #[error("the {dataset} dataset's `{setting}` {message}")]
+    Setting {
+        dataset: &'static str,
+        setting: &'static str,
+        message: String,
+    },
+}
+
+/// The most classes a dataset may have (CSV labels that are whole numbers below this keep
+/// their value; a spiral has at most this many arms).
+pub const MAX_CLASSES: usize = 10_000;
+
+/// The memory budget datasets share with the analysis (`NODEGRAD_MEMORY_MB`, default 2048).
+pub fn memory_budget() -> u64 {
+    crate::analysis::Options::default().memory_budget
+}
+
+/// Bytes a loaded dataset of `samples` samples of `feature_len` features takes: the f32
+/// features and targets, and the split's two index lists (`usize` each). `None` when the
+/// count does not even fit in 64 bits.
+pub fn dataset_bytes(samples: usize, feature_len: usize) -> Option<u64> {
+    let samples = samples as u64;
+    let values = (feature_len as u64).checked_add(1)?.checked_mul(4)?;
+    let per_sample = values.checked_add(2 * std::mem::size_of::<usize>() as u64)?;
+    samples.checked_mul(per_sample)
+}
+
+/// The most samples of `feature_len` features that fit `budget` bytes.
+pub fn max_samples(feature_len: usize, budget: u64) -> u64 {
+    dataset_bytes(1, feature_len).map_or(0, |one| budget / one.max(1))
+}
+
+/// "1000000000 samples of 2 features need 22.4 GiB, but the memory budget is 2.0 GiB: use
+/// at most 95443717 samples (or raise NODEGRAD_MEMORY_MB)", or `None` when they fit.
+pub fn over_budget(samples: usize, feature_len: usize, budget: u64) -> Option<String> {
+    let need = dataset_bytes(samples, feature_len);
+    if need.is_some_and(|b| b <= budget) {
+        return None;
+    }
+    let need = need.map_or_else(
+        || "more than 16 EiB".to_string(),
+        crate::analysis::human_bytes,
+    );
+    Some(format!(
+        "{samples} samples of {feature_len} feature(s) need {need}, but the memory budget is \
+         {}: use at most {} samples (or raise NODEGRAD_MEMORY_MB)",
+        crate::analysis::human_bytes(budget),
+        max_samples(feature_len, budget)
+    ))
+}
+
+/// How many samples `spec` makes, when that is known without reading a file.
+pub fn known_samples(spec: &DatasetSpec) -> Option<usize> {
+    match *spec {
+        DatasetSpec::Xor { samples, .. }
+        | DatasetSpec::Circles { samples, .. }
+        | DatasetSpec::Gaussians { samples, .. }
+        | DatasetSpec::Moons { samples, .. }
+        | DatasetSpec::Sine { samples, .. } => Some(samples),
+        // Whole arms only.
+        DatasetSpec::Spiral {
+            samples, classes, ..
+        } => Some(samples / classes.max(2) * classes.max(2)),
+        DatasetSpec::Digits => Some(files::DIGITS),
+        DatasetSpec::Csv { .. } | DatasetSpec::Idx { .. } => None,
+    }
+}
+
+/// Where a sample's label sits in its file, so a label found wrong later (more classes
+/// than the network scores) is named at its row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LabelPlace {
+    /// Sample `i` is on row `first_row + i` (1-based, the header is row 1) in `column`.
+    Csv {
+        path: String,
+        column: String,
+        first_row: usize,
+    },
+    /// Sample `i` is item `i` of the labels file.
+    Idx { path: String },
 }
 
 /// What the targets mean.
@@ -49,6 +131,8 @@ pub struct Dataset {
     pub task: Task,
     /// Height and width when the features are a grey image (for previews).
     pub image: Option<(usize, usize)>,
+    /// Where the labels come from in a file (`None` for generated sets).
+    pub labels_from: Option<LabelPlace>,
 }
 
 impl Dataset {
@@ -76,6 +160,20 @@ impl Dataset {
         }
     }
 
+    /// Where sample `i`'s label is, for messages: `data.csv: row 7, column `label``,
+    /// `labels.idx: item 6`, or `spiral: sample 6`.
+    pub fn label_place(&self, i: usize) -> String {
+        match &self.labels_from {
+            Some(LabelPlace::Csv {
+                path,
+                column,
+                first_row,
+            }) => format!("{path}: row {}, column `{column}`", first_row + i),
+            Some(LabelPlace::Idx { path }) => format!("{path}: item {i}"),
+            None => format!("{}: sample {i}", self.name),
+        }
+    }
+
     /// Checks the invariant above; every constructor ends with it.
     fn checked(self, path: &str) -> Result<Self, DataError> {
         let invalid = |message: String| DataError::Invalid {
@@ -99,6 +197,9 @@ impl Dataset {
                 i / self.feature_len().max(1)
             )));
         }
+        if let Some(i) = self.targets.iter().position(|v| !v.is_finite()) {
+            return Err(invalid(format!("sample {i} has a NaN or infinite target")));
+        }
         if let Task::Classification { classes, .. } = &self.task {
             if let Some(i) = self
                 .targets
@@ -117,8 +218,19 @@ impl Dataset {
 }
 
 /// Builds the dataset a project names. `base` is the project file's folder (for CSV and IDX
-/// paths); `seed` seeds the generators.
+/// paths); `seed` seeds the generators. Refused, before anything large is allocated, when
+/// it would not fit the memory budget (`memory_budget`).
 pub fn load(spec: &DatasetSpec, base: Option<&Path>, seed: u64) -> Result<Dataset, DataError> {
+    load_within(spec, base, seed, memory_budget())
+}
+
+/// `load` with an explicit memory budget in bytes.
+pub fn load_within(
+    spec: &DatasetSpec,
+    base: Option<&Path>,
+    seed: u64,
+    budget: u64,
+) -> Result<Dataset, DataError> {
     let resolve = |p: &str| match base {
         Some(b) if Path::new(p).is_relative() => b.join(p),
         _ => Path::new(p).to_path_buf(),
@@ -131,9 +243,20 @@ pub fn load(spec: &DatasetSpec, base: Option<&Path>, seed: u64) -> Result<Datase
             label,
             header,
             classification,
-        } => files::csv(&resolve(path), features, label, *header, *classification),
-        DatasetSpec::Idx { images, labels } => files::idx(&resolve(images), &resolve(labels)),
-        generated => Ok(generate::generate(generated, seed)),
+        } => files::csv(
+            &resolve(path),
+            features,
+            label,
+            *header,
+            *classification,
+            budget,
+        ),
+        DatasetSpec::Idx { images, labels } => {
+            files::idx(&resolve(images), &resolve(labels), budget)
+        }
+        generated => {
+            generate::check(generated, budget).map(|()| generate::generate(generated, seed))
+        }
     }
     .and_then(|d| {
         let name = d.name.clone();
@@ -228,6 +351,7 @@ mod tests {
             targets: vec![0.0, 0.0, 0.0],
             task: Task::Regression,
             image: None,
+            labels_from: None,
         };
         let s = Standardization::fit(&d, &[0, 1, 2]);
         assert_eq!(s.mean, vec![3.0, 5.0]);
@@ -251,6 +375,7 @@ mod tests {
                 names: vec![],
             },
             image: None,
+            labels_from: None,
         };
         let e = d.checked("labels.csv").unwrap_err().to_string();
         assert!(e.contains("labels.csv") && e.contains("sample 1"), "{e}");

@@ -23,7 +23,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use thiserror::Error;
 
-use crate::analysis::analyze;
+use crate::analysis::{Analysis, Options, Severity, analyze, analyze_with};
 use crate::data::{self, DataError, Dataset, Split, Standardization, Task};
 use crate::exec::layout::Readback;
 use crate::exec::{Engine, EngineKind};
@@ -284,6 +284,8 @@ impl Trainer {
             &config.features,
             &config.target,
         )?;
+        let batch = config.batch_size.min(prepared.split.train.len()).max(1);
+        batch_fits(graph, config.batch_size, batch).map_err(TrainError::Settings)?;
         let dtype = DType::F32;
         // Dropout masks follow the run's seed.
         device.device.seed(config.seed);
@@ -371,7 +373,7 @@ impl Trainer {
         }
         let started = Instant::now();
         let bs = self.config.batch_size.max(1);
-        let end = (self.at + bs).min(self.order.len());
+        let end = self.at.saturating_add(bs).min(self.order.len());
         let rows: Vec<usize> = self.order[self.at..end].to_vec();
         let lr = self.config.lr_at(self.epoch);
         let loss = guard(|| self.train_batch(&rows, lr))??;
@@ -415,6 +417,9 @@ impl Trainer {
             .model
             .loss_of(&vals, rows.len())
             .ok_or_else(|| TrainError::Backend("the loss could not be computed".into()))?;
+        if !loss_t.is_tracked() {
+            return Err(self.untrainable());
+        }
         let grads = loss_t.clone().backward();
         let loss = loss_t
             .inner()
@@ -438,6 +443,16 @@ impl Trainer {
             }
         }
         Ok(loss)
+    }
+
+    /// The loss reaches no trainable tensor through a differentiable path.
+    fn untrainable(&self) -> TrainError {
+        TrainError::Binding(format!(
+            "the loss `{}` does not depend on any weight through a path gradients can pass \
+             (a Step has derivative 0, and a graph without Parameters, Dense, Conv2d or PReLU \
+             nodes has nothing to train): nothing can learn",
+            self.model.output_name()
+        ))
     }
 
     /// Restores the last finite weights and names the first node with a non-finite value.
@@ -593,6 +608,9 @@ impl Trainer {
             .model
             .loss_of(&vals, probe.len())
             .ok_or_else(|| TrainError::Backend("the loss could not be computed".into()))?;
+        if !loss.is_tracked() {
+            return Err(self.untrainable());
+        }
         let grads = loss.backward();
         let mut rb = Readback::default();
         let acts: Vec<(NodeId, String, usize)> = self
@@ -691,6 +709,7 @@ impl Trainer {
             targets: vec![0.0; n],
             task: crate::data::Task::Regression,
             image: None,
+            labels_from: None,
         };
         let rows: Vec<usize> = (0..n).collect();
         self.predict_rows(&probe, &rows)
@@ -769,6 +788,70 @@ impl Trainer {
     }
 }
 
+/// Whether training batches of `batch` samples (the project asks for `batch_size`) fit the
+/// memory budget. It runs the analysis's own memory rule at that batch: every node's values
+/// and gradients for the whole batch, forward and backward, plus the owned tensors once.
+/// The message names the first node that no longer fits and the largest batch that does.
+/// Call it on a graph without errors at batch 1 (`Model::compile` refuses the others).
+pub fn batch_fits(graph: &Graph, batch_size: usize, batch: usize) -> Result<(), String> {
+    let at = |b: usize| {
+        analyze_with(
+            graph,
+            &Options {
+                batch: b,
+                ..Options::default()
+            },
+        )
+    };
+    let first_error = |a: &Analysis| {
+        a.diagnostics
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+            .cloned()
+    };
+    let Some(d) = first_error(&at(batch)) else {
+        return Ok(());
+    };
+    if batch <= 1 || first_error(&at(1)).is_some() {
+        return Ok(()); // not a matter of the batch: the graph's own diagnostics say it
+    }
+    // Memory grows with the batch, so the largest batch that fits is a binary search.
+    let (mut fits, mut fails) = (1usize, batch);
+    while fails - fits > 1 {
+        let mid = fits + (fails - fits) / 2;
+        if first_error(&at(mid)).is_none() {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    Err(format!(
+        "batch_size is {batch_size}: with {batch} samples in a batch, {}: {}. Training holds \
+         every node's values and gradients for the whole batch: use a batch_size of at most \
+         {fits}",
+        d.place, d.message
+    ))
+}
+
+/// What `nodegrad check` says about a project's training settings without loading the
+/// dataset: settings that cannot train, generator settings past the memory budget, and a
+/// batch too large for the budget (for a generated set, at most its sample count).
+pub fn check_training(graph: &Graph, config: &TrainingConfig) -> Vec<String> {
+    let mut out = config.problems();
+    if let Err(e) = data::generate::check(&config.dataset, data::memory_budget()) {
+        out.push(e.to_string());
+        return out;
+    }
+    if config.batch_size > 0 {
+        let batch = data::known_samples(&config.dataset)
+            .map_or(config.batch_size, |n| n.min(config.batch_size));
+        if let Err(e) = batch_fits(graph, config.batch_size, batch.max(1)) {
+            out.push(e);
+        }
+    }
+    out
+}
+
 /// Per-epoch metrics as CSV: `epoch,step,loss,val_loss,accuracy,val_accuracy,lr,samples_per_s`
 /// (empty cells where a value does not apply).
 pub fn metrics_csv(rows: &[EpochMetrics]) -> Result<Vec<u8>, String> {
@@ -803,14 +886,15 @@ pub fn metrics_csv(rows: &[EpochMetrics]) -> Result<Vec<u8>, String> {
 
 /// Runs burn code; a panic inside burn becomes an error, never a crash.
 fn guard<R>(f: impl FnOnce() -> R) -> Result<R, TrainError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        TrainError::Backend(
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into()),
-        )
-    })
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| TrainError::Backend(panic_text(p.as_ref())))
+}
+
+/// The message a panic carried.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Trains until done (the CLI and the tests). `on_step` sees every step's report.

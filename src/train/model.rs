@@ -79,6 +79,77 @@ fn binding(msg: String) -> TrainError {
     TrainError::Binding(msg)
 }
 
+/// Whether `op` is a loss, whose first input is the prediction (accuracy, the decision
+/// boundary). The op catalogue decides; nothing here lists the losses again.
+fn is_loss(op: &Op) -> bool {
+    op.is_loss()
+}
+
+/// Refuses data the loss cannot score, naming the first sample that breaks it: class
+/// indices beyond the logits of a CrossEntropy (5 classes into 2 logits would add no loss
+/// for classes >= 2), more than 2 classes into a loss on a single output, or regression
+/// values into a CrossEntropy. `names` are the loss's and the prediction's.
+fn check_scorable(
+    data: &Dataset,
+    target: TargetKind,
+    loss: &Op,
+    (loss_name, pred_name): (&str, &str),
+    pred_shape: &[usize],
+) -> Result<(), TrainError> {
+    let outputs = numel(pred_shape);
+    let classes = match (&data.task, loss) {
+        (Task::Regression, Op::CrossEntropy) => {
+            return Err(binding(format!(
+                "`{loss_name}` is a CrossEntropy, which needs class indices, but {} holds one \
+                 real value per sample (a regression): use MSE or L1, or a classification \
+                 dataset",
+                data.name
+            )));
+        }
+        (Task::Regression, _) => return Ok(()),
+        (Task::Classification { classes, .. }, _) => *classes,
+    };
+    // A one-hot target has exactly `classes` values: the loss's shape rule matched them.
+    if target != TargetKind::Value {
+        return Ok(());
+    }
+    let (scored, fix) = match loss {
+        Op::CrossEntropy => (
+            outputs,
+            format!(
+                "give `{pred_name}` {classes} values (one logit per class), or use a dataset \
+                 with at most {outputs} classes"
+            ),
+        ),
+        _ if outputs == 1 => (
+            2,
+            format!(
+                "one output scores two classes (0 and 1): for {classes} classes, end in {classes} \
+                 logits and a CrossEntropy"
+            ),
+        ),
+        _ => return Ok(()),
+    };
+    if classes <= scored {
+        return Ok(());
+    }
+    let (i, label) = data
+        .targets
+        .iter()
+        .enumerate()
+        .find(|(_, t)| **t as usize >= scored)
+        .map(|(i, t)| (i, *t as usize))
+        .unwrap_or((0, classes - 1));
+    Err(binding(format!(
+        "{}: label {label} is not one of the {scored} classes (0..{}) that `{loss_name}` scores \
+         from `{pred_name}` {}; {} has {classes} classes: {fix}",
+        data.label_place(i),
+        scored - 1,
+        fmt_shape(pred_shape),
+        data.name
+    )))
+}
+
 impl Model {
     /// Compiles `graph` for training on `data`, with `features` and `target` naming the
     /// Input nodes the samples feed. Every mismatch names the node.
@@ -251,12 +322,20 @@ impl Model {
             binding("the output could not be computed: check its diagnostics".into())
         })?;
         let out_node = &nodes[out_pos];
-        let pred = match (&out_node.op, &out_node.source) {
-            (Op::MSE | Op::BCE | Op::CrossEntropy | Op::L1, Source::Op(ins)) => {
-                ins.first().copied()
-            }
+        let pred = match &out_node.source {
+            Source::Op(ins) if is_loss(&out_node.op) => ins.first().copied(),
             _ => None,
         };
+        if let Some(p) = pred {
+            let pred_node = &nodes[p];
+            check_scorable(
+                data,
+                target_kind,
+                &out_node.op,
+                (&names[out_pos], &names[p]),
+                &pred_node.shape,
+            )?;
+        }
         Ok(Self {
             nodes,
             params,
@@ -268,6 +347,11 @@ impl Model {
             target_kind,
             names,
         })
+    }
+
+    /// The loss node's name.
+    pub fn output_name(&self) -> &str {
+        &self.names[self.output]
     }
 
     /// The prediction's per-sample length (1 for binary or regression, C for classes).

@@ -2,13 +2,15 @@
 //! a `wake` callback asks the window to repaint when an event is waiting. The worker owns
 //! every burn tensor; what crosses the channel is plain data.
 
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::stats::SnapshotClock;
-use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer};
+use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer, panic_text};
 use crate::graph::{Array, Graph, NodeId};
 use crate::project::training::TrainingConfig;
 
@@ -79,6 +81,11 @@ pub struct TrainJob {
     commands: Sender<Command>,
     events: Receiver<Event>,
     handle: Option<JoinHandle<()>>,
+    /// Why the thread could not start, when it could not.
+    spawn_error: Option<String>,
+    /// Set once Finished or Failed arrived (or was made up for a worker that vanished), so
+    /// a window never waits on a run that cannot end.
+    ended: Cell<bool>,
 }
 
 impl TrainJob {
@@ -91,19 +98,56 @@ impl TrainJob {
         start_paused: bool,
         wake: impl Fn() + Send + 'static,
     ) -> Self {
+        Self::spawn(
+            move |commands, events, wake| {
+                worker(graph, config, base, start_paused, commands, events, wake)
+            },
+            wake,
+        )
+    }
+
+    /// Test hook: a worker that runs `body` instead of training, to show what the window
+    /// sees of one that panics or ends without a word.
+    #[cfg(feature = "test-ops")]
+    pub fn start_with(body: impl FnOnce(&Sender<Event>) + Send + 'static) -> Self {
+        Self::spawn(move |_, events, _| body(&events), || {})
+    }
+
+    /// Runs `body` on the training thread. A panic in it is caught and sent as `Failed`
+    /// with its text; a thread that cannot start, or ends without Finished or Failed, is
+    /// reported as `Failed` by `drain` and `wait` once the channel disconnects.
+    fn spawn(
+        body: impl FnOnce(Receiver<Command>, Sender<Event>, &dyn Fn()) + Send + 'static,
+        wake: impl Fn() + Send + 'static,
+    ) -> Self {
         let (ctx, crx) = channel();
         let (etx, erx) = channel();
-        let handle = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("nodegrad-train".into())
             .spawn(move || {
-                worker(graph, config, base, start_paused, crx, etx, &wake);
+                let report = etx.clone();
+                let run = catch_unwind(AssertUnwindSafe(|| body(crx, etx, &wake)));
+                if let Err(p) = run {
+                    let _ = report.send(Event::Failed {
+                        message: format!(
+                            "training stopped: the worker failed ({}); the graph is unchanged",
+                            panic_text(p.as_ref())
+                        ),
+                        weights: None,
+                    });
+                }
                 wake();
-            })
-            .ok();
+            });
+        let (handle, spawn_error) = match spawned {
+            Ok(h) => (Some(h), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Self {
             commands: ctx,
             events: erx,
             handle,
+            spawn_error,
+            ended: Cell::new(false),
         }
     }
 
@@ -112,18 +156,56 @@ impl TrainJob {
         let _ = self.commands.send(cmd);
     }
 
-    /// Every event waiting now.
+    /// Every event waiting now; a worker gone without Finished or Failed ends in `Failed`.
     pub fn drain(&self) -> Vec<Event> {
-        self.events.try_iter().collect()
+        let mut out = Vec::new();
+        loop {
+            match self.events.try_recv() {
+                Ok(e) => out.push(self.note(e)),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    out.extend(self.vanished());
+                    break;
+                }
+            }
+        }
+        out
     }
 
     pub fn is_finished(&self) -> bool {
         self.handle.as_ref().is_none_or(|h| h.is_finished())
     }
 
-    /// Blocks until the next event (tests and the CLI's window flag), or `None` on timeout.
+    /// Blocks until the next event (tests and the CLI's window flag), or `None` on timeout
+    /// or after the last event.
     pub fn wait(&self, timeout: Duration) -> Option<Event> {
-        self.events.recv_timeout(timeout).ok()
+        match self.events.recv_timeout(timeout) {
+            Ok(e) => Some(self.note(e)),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => self.vanished(),
+        }
+    }
+
+    fn note(&self, e: Event) -> Event {
+        if matches!(e, Event::Finished { .. } | Event::Failed { .. }) {
+            self.ended.set(true);
+        }
+        e
+    }
+
+    /// The `Failed` a window needs when the worker is gone without a last word (once).
+    fn vanished(&self) -> Option<Event> {
+        if self.ended.replace(true) {
+            return None;
+        }
+        let why = match &self.spawn_error {
+            Some(e) => format!("the training thread could not start ({e})"),
+            None => "the training thread ended without a result".into(),
+        };
+        Some(Event::Failed {
+            message: format!("training stopped: {why}; the graph is unchanged"),
+            weights: None,
+        })
     }
 }
 
