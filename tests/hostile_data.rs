@@ -126,7 +126,8 @@ fn a_batch_too_large_for_the_widest_layer_is_refused_before_training() {
     assert_eq!(code, 1, "{stdout}");
     let want = format!(
         "{shown}: error: training: batch_size is 2000000: with 2000000 samples in a batch, \
-         node `hidden`: its weight [2, 4096] would need 244.1 GiB but the memory budget has"
+         node `hidden`: its output [4096] for each of 2000000 samples would need 366.2 GiB but the \
+         memory budget has"
     );
     assert!(stdout.contains(&want), "{stdout}");
     // The largest batch the message offers fits, one more does not.
@@ -144,7 +145,7 @@ fn a_batch_too_large_for_the_widest_layer_is_refused_before_training() {
     assert!(
         e.starts_with(
             "training settings: batch_size is 2000000: with 2000000 samples in a batch, node \
-             `hidden`: its weight [2, 4096] would need"
+             `hidden`: its output [4096] for each of 2000000 samples would need"
         ),
         "{e}"
     );
