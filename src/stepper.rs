@@ -1,11 +1,12 @@
 //! Forward and backward steps written out with numbers, one node per step: what the
 //! step-through mode shows and `nodegrad steps` prints. Built on an `Evaluation`; local
-//! derivatives come from burn too (a one-op graph around the consumer), never from a second
+//! derivatives come from burn too (each consumer alone on its evaluated inputs, all of them
+//! differentiated in one backward pass: `Engine::local_derivatives`), never from a second
 //! hand-written derivative table.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::analysis::{Analysis, analyze};
+use crate::analysis::Analysis;
 use crate::exec::{Engine, Evaluation};
 use crate::graph::{Array, Edge, Graph, NodeId, Op, fmt_number, fmt_shape};
 
@@ -132,54 +133,6 @@ pub fn forward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> V
     steps
 }
 
-/// d(consumer)/d(input `port`) at the evaluated point, by burn: the consumer alone, its
-/// inputs as constants, differentiated once. `None` for non-scalar pairs.
-fn local_derivative(
-    graph: &Graph,
-    eval: &Evaluation,
-    consumer: NodeId,
-    port: usize,
-) -> Option<f64> {
-    let node = graph.node(consumer)?;
-    let mut g = Graph::new();
-    let op_id = g.add(node.op.clone(), [0.0, 0.0]);
-    // The consumer's own tensors as evaluated (initialised weights included).
-    let evaluated = &eval.nodes.get(&consumer)?.tensors;
-    if let Some(n) = g.node_mut(op_id) {
-        *n.tensors = evaluated
-            .iter()
-            .map(|(k, t)| (k.clone(), t.value.clone()))
-            .collect();
-    }
-    for p in 0..node.op.arity() {
-        let from = graph.input(consumer, p)?;
-        let x = g.add(Op::Input, [0.0, 0.0]);
-        g.set_tensor(x, "value", eval.nodes.get(&from)?.value.clone())
-            .ok()?;
-        g.connect(x, op_id, p).ok()?;
-    }
-    g.output = Some(op_id);
-    let a = analyze(&g);
-    let local = Engine::cpu().evaluate(&g, &a).ok()?;
-    let out = local.nodes.get(&op_id)?;
-    let src = graph.input(consumer, port)?;
-    if out.value.len() != 1 || eval.nodes.get(&src)?.value.len() != 1 {
-        return None;
-    }
-    let edge = Edge {
-        from: g.input(op_id, port)?,
-        to: op_id,
-        port,
-    };
-    match (local.edges.get(&edge), &out.grad) {
-        (Some(grad), _) => (grad.len() == 1).then(|| grad.data()[0]),
-        // burn tracked no path from the inputs to the output (a Step's comparison): no
-        // gradient flows back, the derivative is 0.
-        (None, None) => Some(0.0),
-        (None, Some(_)) => None,
-    }
-}
-
 /// One backward step per node that the output depends on, from the output back. The
 /// chain rule is written with the local factor as a partial derivative:
 /// `dJ/db = dJ/du * ∂u/∂b = 3.0 * 2.0 = 6.0`. Linear in the graph's size: the edges are
@@ -199,6 +152,22 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
             outgoing.entry(e.from).or_default().push((e, along));
         }
     }
+    // The local factors of single-term steps, all from burn in one backward pass.
+    let single: Vec<Edge> = outgoing
+        .values()
+        .filter(|terms| terms.len() == 1)
+        .map(|terms| *terms[0].0)
+        .collect();
+    let locals: BTreeMap<Edge, f64> = Engine::cpu()
+        .local_derivatives(graph, analysis, eval, &single)
+        .map(|ds| {
+            single
+                .iter()
+                .zip(ds)
+                .filter_map(|(e, d)| Some((*e, d?)))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut steps = Vec::new();
     for &id in analysis.order.iter().rev() {
         let (Some(node), Some(ev)) = (graph.node(id), eval.nodes.get(&id)) else {
@@ -230,7 +199,7 @@ pub fn backward_steps(graph: &Graph, analysis: &Analysis, eval: &Evaluation) -> 
             let upstream = eval.nodes.get(&e.to).and_then(|n| n.grad.as_ref());
             // Fan-out steps show the terms' values; only a single term is written as a product.
             let local = if terms.len() == 1 {
-                local_derivative(graph, eval, e.to, e.port)
+                locals.get(*e).copied()
             } else {
                 None
             };
