@@ -129,6 +129,7 @@ impl NodegradApp {
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
         let app = Self::headless(settings, config);
+        super::fonts::install(&cc.egui_ctx);
         app.apply_theme(&cc.egui_ctx);
         app
     }

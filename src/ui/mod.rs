@@ -8,6 +8,7 @@ pub mod app;
 pub mod document;
 pub mod editor;
 pub mod files;
+pub mod fonts;
 pub mod panels;
 pub mod plot;
 pub mod stepping;

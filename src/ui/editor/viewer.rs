@@ -13,14 +13,25 @@ use crate::analysis::{Analysis, Severity};
 use crate::exec::Evaluation;
 use crate::graph::{Graph, NodeId};
 
-use crate::ui::editor::canvas::PinRef;
-use crate::ui::editor::card;
 use crate::ui::document::Edit;
+use crate::ui::editor::canvas::{CardText, PinRef};
+use crate::ui::editor::card;
 use crate::ui::editor::menus::{Filter, add_node_menu};
 use crate::ui::stepping::Reveal;
 
-/// Below this zoom, cards drop their editors and show only value and gradient.
-const LOD_SCALE: f32 = 0.45;
+/// Below this zoom, cards drop their editors and show only their name, value and gradient
+/// in large type (semantic zoom): editors drawn at 8 px cannot be read or used.
+pub const SUMMARY_BELOW: f32 = 0.65;
+/// Smallest on-screen size (px) of a card's value and gradient: below it the decimal point
+/// of "7.0" vanishes into the digits.
+pub const MIN_VALUE_PX: f32 = 11.0;
+/// Smallest on-screen size (px) of the other text on a card (op name, shape, ports).
+const MIN_LABEL_PX: f32 = 9.0;
+/// Size (px) of the name, value and gradient of a card in its large-type summary.
+const SUMMARY_PX: f32 = 12.0;
+/// Zoom limits of the canvas.
+pub const MIN_ZOOM: f32 = 0.1;
+pub const MAX_ZOOM: f32 = 2.0;
 
 /// Starts renaming a node in its title bar (F2 or a double click on the title); the title
 /// shows a text field while egui's memory holds the name being typed.
@@ -40,8 +51,8 @@ pub(super) fn style() -> SnarlStyle {
     s.pin_size = Some(10.0);
     s.collapsible = Some(false);
     s.centering = Some(false);
-    s.min_scale = Some(0.1);
-    s.max_scale = Some(2.0);
+    s.min_scale = Some(MIN_ZOOM);
+    s.max_scale = Some(MAX_ZOOM);
     s
 }
 
@@ -71,8 +82,112 @@ pub(super) struct Viewer<'a> {
     pub(super) fit: bool,
     pub(super) focus: Option<NodeId>,
     pub(super) zoom: Option<(Pos2, f32)>,
+    /// Last frame's transform, when there was one: snarl's own wheel zoom is undone
+    /// (the canvas zooms by notches itself), a pinch is kept.
+    pub(super) previous: Option<TSTransform>,
+    pub(super) pinch: bool,
     pub(super) to_global: &'a mut TSTransform,
     pub(super) show_wire_grads: bool,
+    /// How each card's value was drawn this frame (for tests and the zoom overlay).
+    pub(super) cards: &'a mut BTreeMap<NodeId, CardText>,
+}
+
+impl Viewer<'_> {
+    fn scale(&self) -> f32 {
+        self.to_global.scaling.max(1e-3)
+    }
+
+    /// Zoomed out below `SUMMARY_BELOW`: cards show their large-type summary.
+    fn summary(&self) -> bool {
+        self.scale() < SUMMARY_BELOW
+    }
+
+    /// A font size in graph units that is `base` at 100% and never under `min_px` on screen.
+    fn size(&self, base: f32, min_px: f32) -> f32 {
+        base.max(min_px / self.scale())
+    }
+
+    /// Whether step mode lets the cards (and tooltips) show this node's value and gradient.
+    fn shown(&self, id: NodeId) -> (bool, bool) {
+        match self.reveal {
+            None => (true, true),
+            Some(r) => (r.values.contains(&id), r.grads.contains(&id)),
+        }
+    }
+}
+
+impl Viewer<'_> {
+    /// What an input pin takes: its producer, the shape and (when shown) the value that flows
+    /// in and the gradient that flows back along the wire.
+    fn input_pin_tooltip(
+        &self,
+        id: NodeId,
+        port: usize,
+        name: &str,
+        src: Option<NodeId>,
+        edge_grad: Option<&crate::graph::Array>,
+    ) -> String {
+        let here = self.graph.node(id).map_or("", |n| n.name.as_str());
+        let Some(from) = src.and_then(|s| self.graph.node(s)) else {
+            return format!(
+                "{name} (input {}) of {here}: nothing is connected.\n\
+                 Drag a wire here from an output pin (the right edge of a card).",
+                port + 1
+            );
+        };
+        let mut t = format!(
+            "{name} of {here} ← {}\nshape {}",
+            from.name,
+            self.analysis
+                .shapes
+                .get(&from.id)
+                .map_or("unknown (see the diagnostics)".into(), |s| card::shape_words(s))
+        );
+        let value = self.eval.and_then(|e| e.nodes.get(&from.id));
+        if let (Some(v), true) = (value, self.shown(from.id).0) {
+            t += &format!("\nvalue in: {}", card::value_text(&v.value));
+        }
+        if let (Some(g), true) = (edge_grad, self.shown(from.id).1) {
+            t += &format!("\ngradient back along this wire: {}", card::value_text(g));
+        }
+        t
+    }
+
+    /// What leaves a card: its shape, value and the inputs it feeds.
+    fn output_pin_tooltip(&self, id: NodeId) -> String {
+        let here = self.graph.node(id).map_or("", |n| n.name.as_str());
+        let mut t = format!(
+            "output of {here}\nshape {}",
+            self.analysis
+                .shapes
+                .get(&id)
+                .map_or("unknown (see the diagnostics)".into(), |s| card::shape_words(s))
+        );
+        if let (Some(v), true) = (self.eval.and_then(|e| e.nodes.get(&id)), self.shown(id).0) {
+            t += &format!("\nvalue: {}", card::value_text(&v.value));
+        }
+        let feeds: Vec<String> = self
+            .graph
+            .edges()
+            .filter(|e| e.from == id)
+            .filter_map(|e| {
+                let n = self.graph.node(e.to)?;
+                let port = n.op.ports().get(e.port).cloned().unwrap_or_default();
+                Some(format!("{} ({port})", n.name))
+            })
+            .collect();
+        if feeds.is_empty() {
+            t += "\nfeeds nothing yet: drag from here to an input pin";
+        } else {
+            t += &format!("\nfeeds {}", feeds.join(", "));
+        }
+        t
+    }
+}
+
+/// Body text size of `ui`'s style.
+fn style_size(ui: &Ui, style: egui::TextStyle) -> f32 {
+    ui.style().text_styles.get(&style).map_or(12.5, |f| f.size)
 }
 
 impl SnarlViewer<NodeId> for Viewer<'_> {
@@ -101,10 +216,14 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         } else {
             n.name.clone()
         };
+        // Labels pass right-clicks through to the card, which opens the node's menu.
+        ui.style_mut().interaction.selectable_labels = false;
+        let summary = self.summary();
         // Double-click the name to rename in place; Enter keeps it, Esc cancels.
         let rename_id = rename_id(n.id);
         if let Some(mut name) = ui.data_mut(|d| d.get_temp::<String>(rename_id)) {
             let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(90.0));
+            card::select_all_on_focus(ui, &r, &name);
             r.widget_info(|| {
                 egui::WidgetInfo::labeled(
                     egui::WidgetType::TextEdit,
@@ -124,9 +243,15 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                 ui.data_mut(|d| d.insert_temp(rename_id, name));
             }
         } else {
-            ui.label(egui::RichText::new(title).strong())
+            let body = style_size(ui, egui::TextStyle::Body);
+            let size = if summary {
+                SUMMARY_PX / self.scale()
+            } else {
+                self.size(body, MIN_VALUE_PX)
+            };
+            ui.add(egui::Label::new(egui::RichText::new(title).strong().size(size)).extend())
                 .on_hover_text(format!(
-                    "{} ({})\n{}\nf: {}\nderivative: {}\nshape: {}{}\n\nDouble-click to rename.",
+                    "{} ({})\n{}\nf: {}\nderivative: {}\nshape: {}{}\n\nDouble-click to rename; right-click for the node's menu.",
                     s.name,
                     s.category.label(),
                     s.summary,
@@ -140,7 +265,14 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                     }
                 ));
         }
-        ui.label(egui::RichText::new(s.name).small().weak());
+        if !summary {
+            let small = style_size(ui, egui::TextStyle::Small);
+            ui.label(
+                egui::RichText::new(s.name)
+                    .size(self.size(small, MIN_LABEL_PX))
+                    .weak(),
+            );
+        }
     }
 
     fn inputs(&mut self, node: &NodeId) -> usize {
@@ -158,46 +290,39 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         snarl: &mut Snarl<NodeId>,
     ) -> impl egui_snarl::ui::SnarlPin + 'static {
         let id = snarl[pin.id.node];
-        let ports = self
-            .graph
-            .node(id)
-            .map(|n| n.op.ports())
+        let port = pin.id.input;
+        let node = self.graph.node(id);
+        let name = node
+            .and_then(|n| n.op.ports().get(port).cloned())
             .unwrap_or_default();
-        let pin_port = pin.id.input;
-        let name = ports.get(pin_port).cloned().unwrap_or_default();
-        let src = self.graph.input(id, pin.id.input);
+        let src = self.graph.input(id, port);
+        let edge = src.map(|from| crate::graph::Edge { from, to: id, port });
+        let edge_grad = edge.and_then(|e| self.eval.and_then(|ev| ev.edges.get(&e)));
+        let summary = self.summary();
         let mut text = name.clone();
-        if self.show_wire_grads {
-            if let (Some(src), Some(ev)) = (src, self.eval) {
-                if let Some(g) = ev.edges.get(&crate::graph::Edge {
-                    from: src,
-                    to: id,
-                    port: pin.id.input,
-                }) {
-                    text = format!("{name} ← {}", card::value_text(g));
-                }
+        if self.show_wire_grads && !summary && self.shown(id).1 {
+            if let Some(g) = edge_grad {
+                text = format!("{name} ← {}", card::value_text(g));
             }
         }
-        let missing = src.is_none();
-        let r = ui.label(if missing {
-            egui::RichText::new(text).color(Color32::from_rgb(230, 90, 70))
+        if summary {
+            text.clear();
+        }
+        let body = style_size(ui, egui::TextStyle::Body);
+        let rich = egui::RichText::new(text).size(self.size(body, MIN_LABEL_PX));
+        ui.style_mut().interaction.selectable_labels = false;
+        let r = ui.label(if src.is_none() {
+            rich.color(Color32::from_rgb(230, 90, 70))
         } else {
-            egui::RichText::new(text)
+            rich
         });
-        self.pin_rows
-            .insert(PinRef::In(id, pin.id.input), r.rect.center().y);
         let shape = src.and_then(|s| self.analysis.shapes.get(&s));
+        let y = r.rect.center().y;
+        r.on_hover_text(self.input_pin_tooltip(id, port, &name, src, edge_grad));
+        self.pin_rows.insert(PinRef::In(id, port), y);
         let pin = PinInfo::circle().with_fill(rank_color(shape));
         // The wires the current step reads glow in the step colour.
-        let stepped = src.is_some_and(|from| {
-            self.reveal.is_some_and(|r| {
-                r.edges.contains(&crate::graph::Edge {
-                    from,
-                    to: id,
-                    port: pin_port,
-                })
-            })
-        });
+        let stepped = edge.is_some_and(|e| self.reveal.is_some_and(|r| r.edges.contains(&e)));
         if stepped {
             pin.with_wire_color(Color32::from_rgb(255, 170, 30))
         } else {
@@ -213,15 +338,17 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
     ) -> impl egui_snarl::ui::SnarlPin + 'static {
         let id = snarl[pin.id.node];
         let shape = self.analysis.shapes.get(&id);
-        let r = ui.label(
-            egui::RichText::new(
-                shape
-                    .map(|s| card::shape_label(s))
-                    .unwrap_or_else(|| "?".into()),
-            )
-            .small(),
-        );
-        self.pin_rows.insert(PinRef::Out(id), r.rect.center().y);
+        let text = match (self.summary(), shape) {
+            (true, _) => String::new(),
+            (false, Some(s)) => card::shape_label(s),
+            (false, None) => "?".into(),
+        };
+        let small = style_size(ui, egui::TextStyle::Small);
+        ui.style_mut().interaction.selectable_labels = false;
+        let r = ui.label(egui::RichText::new(text).size(self.size(small, MIN_LABEL_PX)));
+        let y = r.rect.center().y;
+        r.on_hover_text(self.output_pin_tooltip(id));
+        self.pin_rows.insert(PinRef::Out(id), y);
         PinInfo::circle().with_fill(rank_color(shape))
     }
 
@@ -240,20 +367,36 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         let Some(n) = self.graph.node(snarl[node]) else {
             return;
         };
-        let shown = match self.reveal {
-            None => (true, true),
-            Some(r) => (r.values.contains(&n.id), r.grads.contains(&n.id)),
-        };
-        ui.vertical(|ui| {
-            ui.set_max_width(230.0);
-            // Zoomed far out, editors are too small to use or read: show the numbers only.
-            if self.to_global.scaling >= LOD_SCALE {
-                card::settings_ui(ui, n, self.edits);
-                card::results_ui(ui, n, self.analysis, self.eval, shown);
-            } else {
-                card::compact_results_ui(ui, n, self.eval, shown);
-            }
-        });
+        let shown = self.shown(n.id);
+        let scale = self.scale();
+        ui.style_mut().interaction.selectable_labels = false;
+        let text = ui
+            .vertical(|ui| {
+                // Zoomed far out, editors are too small to use or read: the name, value and
+                // gradient in type that stays legible.
+                if self.summary() {
+                    let size = SUMMARY_PX / scale;
+                    card::summary_ui(ui, n, self.eval, shown, size);
+                    CardText {
+                        value_px: size * scale,
+                        summary: true,
+                    }
+                } else {
+                    ui.set_max_width(230.0);
+                    card::settings_ui(ui, n, self.edits);
+                    let sizes = card::TextSizes {
+                        value: self.size(style_size(ui, egui::TextStyle::Monospace), MIN_VALUE_PX),
+                        small: self.size(style_size(ui, egui::TextStyle::Small), MIN_LABEL_PX),
+                    };
+                    card::results_ui(ui, n, self.analysis, self.eval, shown, &sizes);
+                    CardText {
+                        value_px: sizes.value * scale,
+                        summary: false,
+                    }
+                }
+            })
+            .inner;
+        self.cards.insert(n.id, text);
     }
 
     fn node_frame(
@@ -300,7 +443,7 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         // A double click on the title bar renames in place (see `show_header`).
         let title_bar = Rect::from_min_size(
             on_screen.min,
-            Vec2::new(on_screen.width(), 26.0 * self.to_global.scaling),
+            Vec2::new(on_screen.width(), (26.0 * self.scale()).max(20.0)),
         );
         let double = ui.input(|i| {
             i.pointer
@@ -436,8 +579,15 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
     }
 
     fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<NodeId>) {
+        // Snarl zooms on Ctrl+wheel by itself, ~1.2x to 1.6x a notch: undone here, the canvas
+        // zooms by notches (`Canvas::ui`). A pinch on a touchpad is kept.
+        if let Some(prev) = self.previous {
+            if !self.pinch && (to_global.scaling - prev.scaling).abs() > 1e-6 {
+                *to_global = prev;
+            }
+        }
         if let Some((pointer, factor)) = self.zoom {
-            let new_scale = (to_global.scaling * factor).clamp(0.1, 2.0);
+            let new_scale = (to_global.scaling * factor).clamp(MIN_ZOOM, MAX_ZOOM);
             let f = new_scale / to_global.scaling;
             // Keep the graph point under the pointer where it is.
             *to_global = TSTransform::from_translation(pointer.to_vec2())
@@ -460,7 +610,7 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
             let view = self.view;
             let s = (view.width() / bb.width())
                 .min(view.height() / bb.height())
-                .clamp(0.1, 1.5);
+                .clamp(MIN_ZOOM, 1.5);
             *to_global = TSTransform::new(view.center().to_vec2() - bb.center().to_vec2() * s, s);
         }
         *self.to_global = *to_global;

@@ -1,3 +1,4 @@
 //! Plotting helpers shared by the inspector and the dashboard.
 
 pub mod heatmap;
+pub mod lines;
