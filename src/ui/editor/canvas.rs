@@ -278,6 +278,7 @@ impl Canvas {
             to_global: &mut self.to_global,
             show_wire_grads: self.show_wire_grads,
             cards: &mut self.cards,
+            text_layer: egui::LayerId::new(ui.layer_id().order, egui::Id::new("canvas-crisp-text")),
         };
         viewer.cards.clear();
         if self.fit_frames > 0 {

@@ -53,15 +53,20 @@ pub fn shape_words(shape: &[usize]) -> String {
 /// A number in at most about 7 characters that always keeps its decimal point ("7.0",
 /// "0.123", "-1.5e-5"), for the large-type summary of a card.
 pub fn short_number(v: f64) -> String {
+    short_number_digits(v, 3)
+}
+
+/// `short_number` with `digits` significant digits (2 or 3).
+fn short_number_digits(v: f64, digits: i32) -> String {
     if !v.is_finite() {
         return format!("{v}");
     }
     let v = if v == 0.0 { 0.0 } else { v };
     let a = v.abs();
     if a == 0.0 || (1e-3..1e5).contains(&a) {
-        // Three significant digits, at least one decimal.
+        // `digits` significant digits, at least one decimal.
         let mag = if a == 0.0 { 0 } else { a.log10().floor() as i32 };
-        let decimals = (2 - mag).clamp(1, 4) as usize;
+        let decimals = (digits - 1 - mag).clamp(1, 4) as usize;
         let s = format!("{v:.decimals$}");
         let s = s.trim_end_matches('0');
         if s.ends_with('.') {
@@ -78,7 +83,8 @@ pub fn short_number(v: f64) -> String {
 pub fn summary_text(a: &Array) -> String {
     match a.data() {
         [v] => short_number(*v),
-        _ => format!("μ {}", short_number(a.min_mean_max().1)),
+        // "μ" marks the mean of a tensor; two significant digits keep the card narrow.
+        _ => format!("μ{}", short_number_digits(a.min_mean_max().1, 2)),
     }
 }
 
@@ -485,15 +491,13 @@ fn value_and_grad(node: &Node, eval: Option<&Evaluation>, shown: (bool, bool)) -
     (hide(value, shown.0), hide(grad, shown.1))
 }
 
-/// A card seen from far away: value and gradient in large type (`size`, graph units), the
-/// whole numbers on hover.
-pub fn summary_ui(
-    ui: &mut Ui,
+/// A card seen from far away: its value and gradient in a few characters, and the whole
+/// numbers for a tooltip.
+pub fn summary_texts(
     node: &Node,
     eval: Option<&Evaluation>,
     shown: (bool, bool),
-    size: f32,
-) {
+) -> (String, String, String) {
     let ev = eval.and_then(|e| e.nodes.get(&node.id));
     let short = |a: Option<&Array>, show: bool| match (a, show) {
         (_, false) => "?".to_string(),
@@ -504,11 +508,7 @@ pub fn summary_ui(
     let grad = short(ev.and_then(|e| e.grad.as_ref()), shown.1);
     let (full_value, full_grad) = value_and_grad(node, eval, shown);
     let hover = format!("value {full_value}\ngrad  {full_grad}\n\nZoom in to edit.");
-    // Never wrapped: a card's width follows its few characters.
-    ui.add(egui::Label::new(RichText::new(value).monospace().size(size)).extend())
-        .on_hover_text(&hover);
-    ui.add(egui::Label::new(RichText::new(grad).monospace().size(size).color(GRAD_COLOR)).extend())
-        .on_hover_text(&hover);
+    (value, grad, hover)
 }
 
 /// Shape, `value | grad`, owned tensors and diagnostics.
@@ -612,6 +612,7 @@ mod tests {
             assert!(s.contains('.') && s.len() <= 7, "{v}: {s}");
         }
         assert_eq!(summary_text(&Array::scalar(6.0)), "6.0");
-        assert_eq!(summary_text(&Array::vector(vec![1.0, 2.0, 6.0])), "μ 3.0");
+        assert_eq!(summary_text(&Array::vector(vec![1.0, 2.0, 6.0])), "μ3.0");
+        assert_eq!(summary_text(&Array::vector(vec![-0.0626, -0.0626])), "μ-0.063");
     }
 }

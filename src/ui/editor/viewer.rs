@@ -28,7 +28,7 @@ pub const MIN_VALUE_PX: f32 = 11.0;
 /// Smallest on-screen size (px) of the other text on a card (op name, shape, ports).
 const MIN_LABEL_PX: f32 = 9.0;
 /// Size (px) of the name, value and gradient of a card in its large-type summary.
-const SUMMARY_PX: f32 = 12.0;
+const SUMMARY_PX: f32 = 11.0;
 /// Zoom limits of the canvas.
 pub const MIN_ZOOM: f32 = 0.1;
 pub const MAX_ZOOM: f32 = 2.0;
@@ -90,6 +90,9 @@ pub(super) struct Viewer<'a> {
     pub(super) show_wire_grads: bool,
     /// How each card's value was drawn this frame (for tests and the zoom overlay).
     pub(super) cards: &'a mut BTreeMap<NodeId, CardText>,
+    /// An unscaled layer just above the cards: zoomed-out text is drawn there at its
+    /// on-screen size, not drawn big and shrunk (which loses underscores and decimal points).
+    pub(super) text_layer: egui::LayerId,
 }
 
 impl Viewer<'_> {
@@ -105,6 +108,27 @@ impl Viewer<'_> {
     /// A font size in graph units that is `base` at 100% and never under `min_px` on screen.
     fn size(&self, base: f32, min_px: f32) -> f32 {
         base.max(min_px / self.scale())
+    }
+
+    /// Text at `px` on screen, crisp whatever the zoom: the card reserves its size (in graph
+    /// units) and the text is painted on the unscaled layer above the cards.
+    fn crisp_label(
+        &self,
+        ui: &mut Ui,
+        text: &str,
+        font: egui::FontId,
+        color: Color32,
+    ) -> egui::Response {
+        let galley = ui.painter().layout_no_wrap(text.to_owned(), font, color);
+        let (rect, resp) = ui.allocate_exact_size(galley.size() / self.scale(), egui::Sense::hover());
+        ui.ctx().set_sublayer(ui.layer_id(), self.text_layer);
+        let screen = *self.to_global * rect;
+        let clip = self.view.intersect(*self.to_global * ui.clip_rect());
+        ui.ctx()
+            .layer_painter(self.text_layer)
+            .with_clip_rect(clip)
+            .galley(screen.min, galley, color);
+        resp
     }
 
     /// Whether step mode lets the cards (and tooltips) show this node's value and gradient.
@@ -244,13 +268,14 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
             }
         } else {
             let body = style_size(ui, egui::TextStyle::Body);
-            let size = if summary {
-                SUMMARY_PX / self.scale()
+            let r = if summary {
+                let color = ui.visuals().strong_text_color();
+                self.crisp_label(ui, &title, egui::FontId::proportional(SUMMARY_PX), color)
             } else {
-                self.size(body, MIN_VALUE_PX)
+                let size = self.size(body, MIN_VALUE_PX);
+                ui.add(egui::Label::new(egui::RichText::new(title).strong().size(size)).extend())
             };
-            ui.add(egui::Label::new(egui::RichText::new(title).strong().size(size)).extend())
-                .on_hover_text(format!(
+            r.on_hover_text(format!(
                     "{} ({})\n{}\nf: {}\nderivative: {}\nshape: {}{}\n\nDouble-click to rename; right-click for the node's menu.",
                     s.name,
                     s.category.label(),
@@ -375,10 +400,15 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                 // Zoomed far out, editors are too small to use or read: the name, value and
                 // gradient in type that stays legible.
                 if self.summary() {
-                    let size = SUMMARY_PX / scale;
-                    card::summary_ui(ui, n, self.eval, shown, size);
+                    let (value, grad, hover) = card::summary_texts(n, self.eval, shown);
+                    let font = egui::FontId::monospace(SUMMARY_PX);
+                    let text = ui.visuals().text_color();
+                    self.crisp_label(ui, &value, font.clone(), text)
+                        .on_hover_text(&hover);
+                    self.crisp_label(ui, &grad, font, card::GRAD_COLOR)
+                        .on_hover_text(&hover);
                     CardText {
-                        value_px: size * scale,
+                        value_px: SUMMARY_PX,
                         summary: true,
                     }
                 } else {
