@@ -538,3 +538,49 @@ fn a_conv_step_wraps_in_the_step_bar_snapshot() {
     h.snapshot_options("canvas-conv-step", &options);
 }
 
+
+/// A copy of an example that trains on the CPU for `epochs` epochs.
+fn cpu_copy(dir: &Path, name: &str, epochs: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(common::project_path(&format!("{name}.ron"))).unwrap();
+    let mut p = nodegrad::project::Project::parse(&text, name).unwrap();
+    let t = p.training.as_mut().unwrap();
+    t.device = nodegrad::project::training::DeviceChoice::Cpu;
+    t.epochs = epochs;
+    let file = dir.join(format!("{name}.ron"));
+    p.save(&file).unwrap();
+    file
+}
+
+#[test]
+fn the_gradient_norms_of_two_networks_are_told_apart_snapshot() {
+    use nodegrad::ui::training::RunState;
+    use nodegrad::ui::training::dashboard::View;
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = cpu_copy(dir.path(), "vanishing-gradients", 3);
+    let mut h = app_sized(Some(&file), storage.path(), [1280.0, 720.0]);
+    // Before training: a sentence, not an empty -0.5..0.5 axis.
+    assert!(h.query_by_label_contains("no data yet").is_some());
+    h.get_by_label("▶ Train").click();
+    h.step();
+    let start = std::time::Instant::now();
+    while !matches!(h.state().training.state, RunState::Finished(_)) {
+        assert!(start.elapsed().as_secs() < 180, "three epochs in three minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.step();
+    }
+    h.run_ok();
+    assert!(h.query_by_label_contains("no data yet").is_none());
+    h.get_by_label(View::GradNorms.label()).click();
+    h.run_ok();
+    // The legend, above the plot: one row per network, the layers by depth.
+    assert!(h.query_by_label("s_").is_some() && h.query_by_label("r_").is_some());
+    assert_eq!(h.query_all_by_label("d2").count(), 2, "s_d2 and r_d2");
+    h.run_steps(4);
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(1500usize);
+    h.snapshot_options("dashboard-vanishing-gradient-norms", &options);
+    h.get_by_label(View::Weights.label()).click();
+    h.run_ok();
+    h.run_steps(4);
+    h.snapshot_options("dashboard-vanishing-weights", &options);
+}

@@ -447,10 +447,10 @@ fn empty_hint_ui(ui: &Ui, view: Rect) {
                     )
                     .weak(),
                 );
+                ui.label(egui::RichText::new("Or open a ready-made graph: File > Open example").weak());
                 ui.label(
                     egui::RichText::new(
-                        "Or open a ready-made graph: File > Open example \u{2192} \
-                         computational-graph.ron is the lecture's J = 3(a + bc).",
+                        "(computational-graph.ron \u{2192} the lecture's J = 3(a + bc))",
                     )
                     .weak(),
                 );

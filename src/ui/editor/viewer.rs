@@ -25,6 +25,8 @@ pub const SUMMARY_BELOW: f32 = 0.65;
 /// Smallest on-screen size (px) of a card's value and gradient: below it the decimal point
 /// of "7.0" vanishes into the digits.
 pub const MIN_VALUE_PX: f32 = 11.0;
+/// Smallest on-screen size (px) of the text of a card's editors (drag numbers, fields).
+const MIN_EDITOR_PX: f32 = 10.0;
 /// Smallest on-screen size (px) of the other text on a card (op name, shape, ports).
 const MIN_LABEL_PX: f32 = 9.0;
 /// Size (px) of the name, value and gradient of a card in its large-type summary.
@@ -413,6 +415,11 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                     }
                 } else {
                     ui.set_max_width(230.0);
+                    // Editors grow as the view shrinks, so their numbers stay >= 10 px.
+                    let k = (MIN_EDITOR_PX / (style_size(ui, egui::TextStyle::Body) * scale)).max(1.0);
+                    for font in ui.style_mut().text_styles.values_mut() {
+                        font.size *= k;
+                    }
                     card::settings_ui(ui, n, self.edits);
                     let sizes = card::TextSizes {
                         value: self.size(style_size(ui, egui::TextStyle::Monospace), MIN_VALUE_PX),

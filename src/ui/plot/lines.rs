@@ -184,10 +184,12 @@ pub fn legend_ui(ui: &mut Ui, id: &str, series: &[Series]) -> BTreeSet<String> {
             }
             for s in series.iter().filter(|s| s.network.as_ref() == *net) {
                 // Within a network row the prefix is already said.
+                // ... and a weight is its layer ("d2"; a bias stays "d2.bias").
                 let short = match net {
                     Some(n) => s.name.strip_prefix(&format!("{n}_")).unwrap_or(&s.name),
                     None => &s.name,
                 };
+                let short = short.strip_suffix(".weight").unwrap_or(short);
                 entry(ui, s, short);
             }
         });

@@ -493,36 +493,42 @@ fn small_multiples<'a>(
             // Columns of about 190 points that exactly fill the width: nothing overflows
             // to the right, however narrow the view.
             let gap = ui.spacing().item_spacing.x;
-            let avail = ui.available_width().max(60.0);
+            // The visible width: a column wider than the window is clipped, not shown.
+            let right = ui.clip_rect().right().min(ui.ctx().content_rect().right() - 8.0);
+            let visible = right - ui.cursor().min.x;
+            let avail = ui.available_width().min(visible).max(60.0);
             let columns = ((avail + gap) / (190.0 + gap)).floor().max(1.0);
             let width = ((avail + gap) / columns - gap).floor();
-            ui.horizontal_wrapped(|ui| {
-                ui.set_max_width(avail);
-                for (name, h, g) in items {
-                    ui.vertical(|ui| {
-                        ui.set_width(width);
-                        ui.add(egui::Label::new(name).truncate());
-                        histogram_plot(
-                            ui,
-                            &format!("hist-{name}"),
-                            name,
-                            h,
-                            Color32::from_rgb(80, 140, 255),
-                            70.0,
-                        );
-                        if let Some(g) = g {
+            // Rows of `columns` (a child column cannot be wrapped before it is drawn).
+            let items: Vec<_> = items.collect();
+            for row in items.chunks(columns as usize) {
+                ui.horizontal(|ui| {
+                    for &(name, h, g) in row {
+                        ui.vertical(|ui| {
+                            ui.set_width(width);
+                            ui.add(egui::Label::new(name).truncate());
                             histogram_plot(
                                 ui,
-                                &format!("grad-{name}"),
-                                "gradient",
-                                g,
-                                Color32::from_rgb(255, 150, 60),
+                                &format!("hist-{name}"),
+                                name,
+                                h,
+                                Color32::from_rgb(80, 140, 255),
                                 70.0,
                             );
-                        }
-                    });
-                }
-            });
+                            if let Some(g) = g {
+                                histogram_plot(
+                                    ui,
+                                    &format!("grad-{name}"),
+                                    "gradient",
+                                    g,
+                                    Color32::from_rgb(255, 150, 60),
+                                    70.0,
+                                );
+                            }
+                        });
+                    }
+                });
+            }
         });
 }
 
