@@ -124,7 +124,10 @@ fn after_fit_at_1280x720_every_example_card_value_is_legible() {
             );
         }
     }
-    assert!(summaries > 0, "the big graphs fit only as summaries at this size");
+    assert!(
+        summaries > 0,
+        "the big graphs fit only as summaries at this size"
+    );
 }
 
 #[test]
@@ -249,7 +252,10 @@ fn resizing_the_window_refits_until_the_student_zooms() {
     h.run_ok();
     h.run_steps(8);
     let big = h.state().canvas.zoom();
-    assert!(big > small * 1.2, "a bigger window fits bigger: {small} -> {big}");
+    assert!(
+        big > small * 1.2,
+        "a bigger window fits bigger: {small} -> {big}"
+    );
     assert!(!h.state().canvas.manual_view);
     // Zoomed by hand: resizing keeps the student's view.
     wheel(&mut h, Pos2::new(600.0, 400.0), 1.0, Modifiers::NONE);
@@ -295,7 +301,10 @@ fn an_empty_canvas_says_how_to_add_a_node_snapshot() {
     h.key_press(Key::Enter);
     h.run_ok();
     assert_eq!(h.state().doc.graph().len(), 1);
-    assert!(h.query_by_label_contains("press Space or Shift+A").is_none());
+    assert!(
+        h.query_by_label_contains("press Space or Shift+A")
+            .is_none()
+    );
 }
 
 /// Where a widget on a card is on screen: AccessKit reports card widgets in the canvas's
@@ -411,7 +420,15 @@ fn clicking_a_number_field_and_typing_3_gives_3() {
     h.run_ok();
     h.key_press(Key::Enter);
     h.run_ok();
-    let value = h.state().doc.graph().node(a).unwrap().value().unwrap().clone();
+    let value = h
+        .state()
+        .doc
+        .graph()
+        .node(a)
+        .unwrap()
+        .value()
+        .unwrap()
+        .clone();
     assert_eq!(value.data(), &[3.0], "typed 3 into 5.0");
     // Keyboard focus (Tab, a screen reader) selects it too.
     h.get_by_label("values of a").focus();
@@ -421,7 +438,14 @@ fn clicking_a_number_field_and_typing_3_gives_3() {
     h.key_press(Key::Enter);
     h.run_ok();
     assert_eq!(
-        h.state().doc.graph().node(a).unwrap().value().unwrap().data(),
+        h.state()
+            .doc
+            .graph()
+            .node(a)
+            .unwrap()
+            .value()
+            .unwrap()
+            .data(),
         &[4.0]
     );
     // A drag number (Scale's k of J, 3.0): click, type 2, Enter.
@@ -518,7 +542,12 @@ fn a_conv_step_wraps_in_the_step_bar_snapshot() {
     let g = h.state().doc.graph().clone();
     let rects: Vec<(String, egui::Rect)> = g
         .nodes()
-        .map(|n| (n.name.clone(), h.state().canvas.node_screen_rect(n.id).unwrap()))
+        .map(|n| {
+            (
+                n.name.clone(),
+                h.state().canvas.node_screen_rect(n.id).unwrap(),
+            )
+        })
         .collect();
     for (i, (a, ra)) in rects.iter().enumerate() {
         for (b, rb) in &rects[i + 1..] {
@@ -537,7 +566,6 @@ fn a_conv_step_wraps_in_the_step_bar_snapshot() {
     let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(800usize);
     h.snapshot_options("canvas-conv-step", &options);
 }
-
 
 /// A copy of an example that trains on the CPU for `epochs` epochs.
 fn cpu_copy(dir: &Path, name: &str, epochs: usize) -> std::path::PathBuf {
@@ -565,7 +593,10 @@ fn the_gradient_norms_of_two_networks_are_told_apart_snapshot() {
     h.step();
     let start = std::time::Instant::now();
     while !matches!(h.state().training.state, RunState::Finished(_)) {
-        assert!(start.elapsed().as_secs() < 180, "three epochs in three minutes");
+        assert!(
+            start.elapsed().as_secs() < 180,
+            "three epochs in three minutes"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
         h.step();
     }

@@ -357,7 +357,9 @@ impl Stepping {
                 .desired_width(120.0)
                 .hint_text("type, then Enter"),
         );
-        r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "quiz answer"));
+        r.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "quiz answer")
+        });
         if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             self.submit();
         } else if self.quiz.focused != Some(pos) {

@@ -242,8 +242,7 @@ impl Canvas {
             .input(|i| i.pointer.hover_pos())
             .and_then(|p| ui.ctx().layer_id_at(p))
             .is_none_or(|layer| layer == ui.layer_id());
-        let over_canvas =
-            ui.rect_contains_pointer(view_rect) && self.add_popup.is_none() && on_top;
+        let over_canvas = ui.rect_contains_pointer(view_rect) && self.add_popup.is_none() && on_top;
         let mut pinch = false;
         if over_canvas {
             let notches = Self::wheel_notches(ui);
@@ -447,7 +446,9 @@ fn empty_hint_ui(ui: &Ui, view: Rect) {
                     )
                     .weak(),
                 );
-                ui.label(egui::RichText::new("Or open a ready-made graph: File > Open example").weak());
+                ui.label(
+                    egui::RichText::new("Or open a ready-made graph: File > Open example").weak(),
+                );
                 ui.label(
                     egui::RichText::new(
                         "(computational-graph.ron \u{2192} the lecture's J = 3(a + bc))",

@@ -65,7 +65,11 @@ fn short_number_digits(v: f64, digits: i32) -> String {
     let a = v.abs();
     if a == 0.0 || (1e-3..1e5).contains(&a) {
         // `digits` significant digits, at least one decimal.
-        let mag = if a == 0.0 { 0 } else { a.log10().floor() as i32 };
+        let mag = if a == 0.0 {
+            0
+        } else {
+            a.log10().floor() as i32
+        };
         let decimals = (digits - 1 - mag).clamp(1, 4) as usize;
         let s = format!("{v:.decimals$}");
         let s = s.trim_end_matches('0');
@@ -551,10 +555,10 @@ pub fn results_ui(
                     .monospace()
                     .size(sizes.small),
             )
-                .on_hover_text(format!(
-                    "{key} {}: value and gradient\ngrad {g}",
-                    fmt_shape(t.value.shape())
-                ));
+            .on_hover_text(format!(
+                "{key} {}: value and gradient\ngrad {g}",
+                fmt_shape(t.value.shape())
+            ));
         }
     }
     for d in analysis.diagnostics_for(node.id).chain(
@@ -613,6 +617,9 @@ mod tests {
         }
         assert_eq!(summary_text(&Array::scalar(6.0)), "6.0");
         assert_eq!(summary_text(&Array::vector(vec![1.0, 2.0, 6.0])), "μ3.0");
-        assert_eq!(summary_text(&Array::vector(vec![-0.0626, -0.0626])), "μ-0.063");
+        assert_eq!(
+            summary_text(&Array::vector(vec![-0.0626, -0.0626])),
+            "μ-0.063"
+        );
     }
 }

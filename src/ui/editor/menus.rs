@@ -246,6 +246,9 @@ mod tests {
         // Nothing typed: the catalogue order, templates last.
         let all = names("");
         assert_eq!(all[0], "Input");
-        assert_eq!(all.len(), Op::catalogue().len() + crate::graph::templates::TEMPLATES.len());
+        assert_eq!(
+            all.len(),
+            Op::catalogue().len() + crate::graph::templates::TEMPLATES.len()
+        );
     }
 }

@@ -122,7 +122,8 @@ impl Viewer<'_> {
         color: Color32,
     ) -> egui::Response {
         let galley = ui.painter().layout_no_wrap(text.to_owned(), font, color);
-        let (rect, resp) = ui.allocate_exact_size(galley.size() / self.scale(), egui::Sense::hover());
+        let (rect, resp) =
+            ui.allocate_exact_size(galley.size() / self.scale(), egui::Sense::hover());
         ui.ctx().set_sublayer(ui.layer_id(), self.text_layer);
         let screen = *self.to_global * rect;
         let clip = self.view.intersect(*self.to_global * ui.clip_rect());
@@ -167,7 +168,9 @@ impl Viewer<'_> {
             self.analysis
                 .shapes
                 .get(&from.id)
-                .map_or("unknown (see the diagnostics)".into(), |s| card::shape_words(s))
+                .map_or("unknown (see the diagnostics)".into(), |s| {
+                    card::shape_words(s)
+                })
         );
         let value = self.eval.and_then(|e| e.nodes.get(&from.id));
         if let (Some(v), true) = (value, self.shown(from.id).0) {
@@ -187,7 +190,9 @@ impl Viewer<'_> {
             self.analysis
                 .shapes
                 .get(&id)
-                .map_or("unknown (see the diagnostics)".into(), |s| card::shape_words(s))
+                .map_or("unknown (see the diagnostics)".into(), |s| {
+                    card::shape_words(s)
+                })
         );
         if let (Some(v), true) = (self.eval.and_then(|e| e.nodes.get(&id)), self.shown(id).0) {
             t += &format!("\nvalue: {}", card::value_text(&v.value));
@@ -416,7 +421,8 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                 } else {
                     ui.set_max_width(230.0);
                     // Editors grow as the view shrinks, so their numbers stay >= 10 px.
-                    let k = (MIN_EDITOR_PX / (style_size(ui, egui::TextStyle::Body) * scale)).max(1.0);
+                    let k =
+                        (MIN_EDITOR_PX / (style_size(ui, egui::TextStyle::Body) * scale)).max(1.0);
                     for font in ui.style_mut().text_styles.values_mut() {
                         font.size *= k;
                     }

@@ -77,7 +77,11 @@ pub fn param_series(labels: &[String]) -> Vec<Series> {
             networks[i].1.push(node);
         }
     }
-    let several = networks.iter().filter(|(_, layers)| layers.len() >= 2).count() >= 2;
+    let several = networks
+        .iter()
+        .filter(|(_, layers)| layers.len() >= 2)
+        .count()
+        >= 2;
     // With one network, every layer counts in one depth order.
     let all_layers: Vec<String> = networks.iter().flat_map(|(_, l)| l.clone()).collect();
     labels
@@ -96,12 +100,18 @@ pub fn param_series(labels: &[String]) -> Vec<Series> {
             let depth = layers.iter().position(|n| *n == node).unwrap_or(0);
             let hue = 0.8 * depth as f32 / (layers.len().max(2) - 1) as f32;
             // Later networks: paler and brighter, so no two lines share a colour.
-            let (sat, val) = match net_index % 3 {
-                0 => (0.85, 0.9),
-                1 => (0.45, 1.0),
-                _ => (0.65, 0.7),
+            let (s, v) = match net_index % 3 {
+                0 => (0.8, 0.8),
+                1 => (0.6, 1.0),
+                _ => (0.7, 0.6),
             };
-            let color: Color32 = egui::ecolor::Hsva::new(hue, sat, val, 1.0).into();
+            let color: Color32 = egui::ecolor::HsvaGamma {
+                h: hue,
+                s,
+                v,
+                a: 1.0,
+            }
+            .into();
             let bias = l.ends_with(".bias") || l.ends_with(".beta");
             Series {
                 name: l.clone(),
@@ -159,8 +169,12 @@ pub fn legend_ui(ui: &mut Ui, id: &str, series: &[Series]) -> BTreeSet<String> {
                 swatch(ui, s, off);
                 let text = egui::RichText::new(label).small();
                 ui.add(
-                    egui::Label::new(if off { text.weak().strikethrough() } else { text })
-                        .selectable(false),
+                    egui::Label::new(if off {
+                        text.weak().strikethrough()
+                    } else {
+                        text
+                    })
+                    .selectable(false),
                 )
             })
             .response
@@ -281,7 +295,10 @@ mod tests {
             "dense2.bias",
             "out_layer.weight",
         ]));
-        assert!(s.iter().all(|x| x.network.is_none() && x.style == LineStyle::Solid));
+        assert!(
+            s.iter()
+                .all(|x| x.network.is_none() && x.style == LineStyle::Solid)
+        );
         assert_eq!(s[0].color, s[1].color, "a bias in its layer's colour");
         assert!(s[1].width < s[0].width, "thinner");
         assert_ne!(s[0].color, s[2].color);

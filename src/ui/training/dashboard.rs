@@ -210,7 +210,11 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
         loss_series.push(grey("previous val", 90));
     }
     loss_series.extend([
-        Series::new("batch loss", Color32::from_rgba_unmultiplied(100, 150, 255, 120)).width(1.0),
+        Series::new(
+            "batch loss",
+            Color32::from_rgba_unmultiplied(100, 150, 255, 120),
+        )
+        .width(1.0),
         Series::new("loss", Color32::from_rgb(80, 140, 255)),
         Series::new("val loss", Color32::from_rgb(255, 150, 60)),
     ]);
@@ -385,30 +389,30 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
         .default_x_bounds(x_mid - half, x_mid + half)
         .default_y_bounds(y_mid - half, y_mid + half)
         .show(ui, |p| {
-        p.image(PlotImage::new(
-            "boundary",
-            texture,
-            PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
-            vec2((x1 - x0) as f32, (y1 - y0) as f32),
-        ));
-        let Some(d) = data else { return };
-        let classes = d.classes().unwrap_or(1);
-        let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
-        for c in 0..classes {
-            for (set, hollow) in [("training", false), ("validation", true)] {
-                let pts: Vec<[f64; 2]> = (0..d.len())
-                    .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
-                    .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
-                    .collect();
-                p.points(
-                    Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
-                        .radius(if hollow { 3.5 } else { 2.5 })
-                        .filled(!hollow)
-                        .color(class_color(c)),
-                );
+            p.image(PlotImage::new(
+                "boundary",
+                texture,
+                PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+                vec2((x1 - x0) as f32, (y1 - y0) as f32),
+            ));
+            let Some(d) = data else { return };
+            let classes = d.classes().unwrap_or(1);
+            let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
+            for c in 0..classes {
+                for (set, hollow) in [("training", false), ("validation", true)] {
+                    let pts: Vec<[f64; 2]> = (0..d.len())
+                        .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
+                        .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
+                        .collect();
+                    p.points(
+                        Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
+                            .radius(if hollow { 3.5 } else { 2.5 })
+                            .filled(!hollow)
+                            .color(class_color(c)),
+                    );
+                }
             }
-        }
-    });
+        });
 }
 
 /// The distribution of one node's output over time (a strip like TensorBoard's), or every
@@ -494,7 +498,10 @@ fn small_multiples<'a>(
             // to the right, however narrow the view.
             let gap = ui.spacing().item_spacing.x;
             // The visible width: a column wider than the window is clipped, not shown.
-            let right = ui.clip_rect().right().min(ui.ctx().content_rect().right() - 8.0);
+            let right = ui
+                .clip_rect()
+                .right()
+                .min(ui.ctx().content_rect().right() - 8.0);
             let visible = right - ui.cursor().min.x;
             let avail = ui.available_width().min(visible).max(60.0);
             let columns = ((avail + gap) / (190.0 + gap)).floor().max(1.0);
