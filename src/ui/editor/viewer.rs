@@ -350,7 +350,10 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         });
         let shape = src.and_then(|s| self.analysis.shapes.get(&s));
         let y = r.rect.center().y;
-        r.on_hover_text(self.input_pin_tooltip(id, port, &name, src, edge_grad));
+        // Built only while hovered: a big graph has thousands of pins.
+        r.on_hover_ui(|ui| {
+            ui.label(self.input_pin_tooltip(id, port, &name, src, edge_grad));
+        });
         self.pin_rows.insert(PinRef::In(id, port), y);
         let pin = PinInfo::circle().with_fill(rank_color(shape));
         // The wires the current step reads glow in the step colour.
@@ -379,7 +382,9 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         ui.style_mut().interaction.selectable_labels = false;
         let r = ui.label(egui::RichText::new(text).size(self.size(small, MIN_LABEL_PX)));
         let y = r.rect.center().y;
-        r.on_hover_text(self.output_pin_tooltip(id));
+        r.on_hover_ui(|ui| {
+            ui.label(self.output_pin_tooltip(id));
+        });
         self.pin_rows.insert(PinRef::Out(id), y);
         PinInfo::circle().with_fill(rank_color(shape))
     }
