@@ -535,10 +535,37 @@ fn the_quiz_focuses_the_answer_outlines_the_asked_node_and_works_a_wrong_answer_
 
 #[test]
 fn a_conv_step_wraps_in_the_step_bar_snapshot() {
+    // Cards never overlap, with their editors (a big window) or as summaries.
+    for size in [[1920.0, 1080.0], [2560.0, 1440.0]] {
+        let storage = tempfile::tempdir().unwrap();
+        let mut h = example("conv-by-hand.ron", storage.path(), size);
+        fit(&mut h);
+        assert!(
+            h.state().canvas.cards.values().all(|c| !c.summary),
+            "{size:?}"
+        );
+        let g = h.state().doc.graph().clone();
+        let rects: Vec<(String, egui::Rect)> = g
+            .nodes()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    h.state().canvas.node_screen_rect(n.id).unwrap(),
+                )
+            })
+            .collect();
+        for (i, (a, ra)) in rects.iter().enumerate() {
+            for (b, rb) in &rects[i + 1..] {
+                assert!(
+                    !ra.intersects(*rb),
+                    "{size:?}: {a} {ra:?} overlaps {b} {rb:?}"
+                );
+            }
+        }
+    }
     let storage = tempfile::tempdir().unwrap();
     let mut h = example("conv-by-hand.ron", storage.path(), [1280.0, 720.0]);
     fit(&mut h);
-    // Cards never overlap.
     let g = h.state().doc.graph().clone();
     let rects: Vec<(String, egui::Rect)> = g
         .nodes()
