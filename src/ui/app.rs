@@ -108,6 +108,7 @@ impl NodegradApp {
                 }
             }
         }
+        super::fonts::install(&cc.egui_ctx);
         app.apply_theme(&cc.egui_ctx);
         app
     }

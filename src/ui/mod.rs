@@ -11,6 +11,7 @@ pub mod command;
 pub mod document;
 pub mod editor;
 pub mod files;
+pub mod fonts;
 pub mod help;
 pub mod layout;
 pub mod panels;

@@ -29,10 +29,22 @@ pub struct Quiz {
     pub ask: BTreeSet<NodeId>,
     pub tolerance: f64,
     pub answer: String,
-    /// The verdict on the last answer: (right, text).
-    pub verdict: Option<(bool, String)>,
+    /// The verdict on the last answer.
+    pub verdict: Option<Verdict>,
     pub right: usize,
     pub asked: usize,
+    /// The step whose question last took the keyboard focus (each new question takes it once).
+    focused: Option<usize>,
+}
+
+/// What the app says about an answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub right: bool,
+    /// "✔ right: 6.0" or "✘ not quite: it is 11.0".
+    pub text: String,
+    /// The step worked out with its numbers (`v = a + u = 5.0 + 6.0 = 11.0`).
+    pub worked: String,
 }
 
 impl Quiz {
@@ -139,14 +151,19 @@ impl Stepping {
             self.quiz.right += 1;
         }
         let shown = super::editor::card::value_text(&truth);
-        self.quiz.verdict = Some((
+        self.quiz.verdict = Some(Verdict {
             right,
-            if right {
+            text: if right {
                 format!("✔ right: {shown}")
             } else {
                 format!("✘ not quite: it is {shown}")
             },
-        ));
+            worked: self
+                .steps
+                .get(self.pos)
+                .map(|s| s.text.clone())
+                .unwrap_or_default(),
+        });
         self.quiz.answer.clear();
         self.pos += 1;
     }
@@ -172,7 +189,10 @@ impl Stepping {
     }
 
     pub fn backward(&mut self) {
-        self.act(|s| s.pos = s.pos.saturating_sub(1));
+        self.act(|s| {
+            s.pos = s.pos.saturating_sub(1);
+            s.quiz.focused = None;
+        });
     }
 
     pub fn to_end(&mut self) {
@@ -194,15 +214,16 @@ impl Stepping {
         self.pos.checked_sub(1).and_then(|i| self.steps.get(i))
     }
 
-    /// `None` when not stepping: cards show everything.
+    /// `None` when not stepping: cards show everything. The outlined node is the one being
+    /// asked about while a question waits, else the last computed one.
     pub fn reveal(&self) -> Option<Reveal> {
         if !self.active {
             return None;
         }
+        let outlined = self.pending_question().or_else(|| self.current());
         let mut r = Reveal {
-            current: self.current().map(|s| s.node),
-            edges: self
-                .current()
+            current: outlined.map(|s| s.node),
+            edges: outlined
                 .map(|s| s.edges.iter().copied().collect())
                 .unwrap_or_default(),
             ..Reveal::default()
@@ -216,9 +237,10 @@ impl Stepping {
         Some(r)
     }
 
-    /// The bar above the status bar: controls and the current step's text.
+    /// The bar above the status bar: controls and the current step's text, wrapped at the
+    /// bar's width (a conv layer's step is long).
     pub fn panel_ui(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Step").strong());
             if ui
                 .button("⏮")
@@ -274,34 +296,25 @@ impl Stepping {
                     self.quiz.asked,
                     fmt_number(self.quiz.tolerance * 100.0)
                 ));
-                if let Some((right, text)) = &self.quiz.verdict {
-                    let color = if *right {
+            }
+            ui.separator();
+            if self.quiz.on {
+                if let Some(v) = &self.quiz.verdict {
+                    let color = if v.right {
                         Color32::from_rgb(90, 190, 90)
                     } else {
                         Color32::from_rgb(230, 80, 60)
                     };
-                    ui.label(RichText::new(text).color(color));
+                    ui.label(RichText::new(&v.text).color(color));
+                    // A wrong answer shows how the number comes about.
+                    if !v.right && !v.worked.is_empty() {
+                        step_text(ui, &v.worked, color);
+                        ui.separator();
+                    }
                 }
             }
-            ui.separator();
-            if let Some(step) = self.pending_question() {
-                // "u = ?" or "dJ/du = ?": the left side of the step's text.
-                let lhs = step.text.split(" = ").next().unwrap_or("?").to_string();
-                ui.label(RichText::new(format!("{lhs} = ?")).monospace().strong());
-                let r = ui.add(
-                    egui::TextEdit::singleline(&mut self.quiz.answer)
-                        .desired_width(120.0)
-                        .hint_text("type, then Enter"),
-                );
-                r.widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "quiz answer")
-                });
-                if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                    self.submit();
-                } else if self.quiz.answer.is_empty() && ui.memory(|m| m.focused().is_none()) {
-                    // Ready to type, without taking focus from another field.
-                    r.request_focus();
-                }
+            if let Some(pos) = self.pending_question().map(|_| self.pos) {
+                self.question_ui(ui, pos);
                 return;
             }
             match (self.active, self.current()) {
@@ -323,9 +336,45 @@ impl Stepping {
                     } else {
                         Color32::from_rgb(230, 140, 50)
                     };
-                    ui.label(RichText::new(&step.text).monospace().color(color));
+                    step_text(ui, &step.text, color);
                 }
             }
         });
     }
+
+    /// "u = ?" and the answer box, which takes the keyboard focus once per new question
+    /// (the first one too, whatever had the focus before).
+    fn question_ui(&mut self, ui: &mut Ui, pos: usize) {
+        let Some(step) = self.steps.get(pos) else {
+            return;
+        };
+        // "u = ?" or "dJ/du = ?": the left side of the step's text.
+        let lhs = step.text.split(" = ").next().unwrap_or("?").to_string();
+        ui.label(RichText::new(format!("{lhs} = ?")).monospace().strong());
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut self.quiz.answer)
+                .id(egui::Id::new("quiz-answer"))
+                .desired_width(120.0)
+                .hint_text("type, then Enter"),
+        );
+        r.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "quiz answer")
+        });
+        if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            self.submit();
+        } else if self.quiz.focused != Some(pos) {
+            // Asked until it has it (a key that moves egui's focus may win a frame).
+            if r.has_focus() {
+                self.quiz.focused = Some(pos);
+            } else {
+                r.request_focus();
+                ui.ctx().request_repaint();
+            }
+        }
+    }
+}
+
+/// A step's text in monospace, wrapped at the bar's width.
+fn step_text(ui: &mut Ui, text: &str, color: Color32) {
+    ui.add(egui::Label::new(RichText::new(text).monospace().color(color)).wrap());
 }

@@ -16,11 +16,21 @@ use crate::graph::{Graph, NodeId};
 use crate::ui::document::{Document, Edit};
 use crate::ui::editor::menus::{Filter, add_node_menu};
 
+use crate::ui::editor::viewer::{MAX_ZOOM, MIN_ZOOM, Viewer, style};
+pub use crate::ui::editor::viewer::{MIN_VALUE_PX, SUMMARY_BELOW, start_rename};
 use crate::ui::stepping::Reveal;
-pub use crate::ui::editor::viewer::{PinRef, start_rename};
-use crate::ui::editor::viewer::{Viewer, style};
+pub use crate::ui::editor::viewer::{CardText, FitCrossing, PinRef};
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
+
+/// Frames a fit runs: cards are measured at the zoom they are drawn at (text keeps a minimum
+/// on-screen size), so the fit is a fixed point reached over a few frames.
+const FIT_FRAMES: u8 = 8;
+
+/// Zoom per mouse-wheel notch (and per 50 points of smooth scrolling).
+pub const WHEEL_STEP: f32 = 1.15;
+/// Zoom per click on the overlay's + and − buttons.
+const BUTTON_STEP: f32 = 1.25;
 
 #[derive(Default)]
 pub struct Canvas {
@@ -34,6 +44,8 @@ pub struct Canvas {
     pub fit_requested: bool,
     /// Frames left in which to keep fitting (new nodes are measured over a few frames).
     fit_frames: u8,
+    /// How this fit has crossed the semantic-zoom threshold (cards change size there).
+    fit_crossing: FitCrossing,
     /// Focus this node on the next frame (from the diagnostics list).
     pub focus_requested: Option<NodeId>,
     /// The add-node popup opened by Space / Shift+A: (screen pos, graph pos).
@@ -44,6 +56,15 @@ pub struct Canvas {
     pin_rows: BTreeMap<PinRef, f32>,
     pub pin_screen: BTreeMap<PinRef, Pos2>,
     to_global: TSTransform,
+    /// Frames shown so far (the first takes snarl's own initial view).
+    frames: u64,
+    /// The zoom the view is gliding to and the screen point that stays put.
+    zoom_target: Option<(f32, Pos2)>,
+    /// The student zoomed or panned by hand: no more fitting on resize until Fit.
+    pub manual_view: bool,
+    last_view_size: Vec2,
+    /// How each card's value was drawn last frame.
+    pub cards: BTreeMap<NodeId, CardText>,
 }
 
 impl Canvas {
@@ -115,6 +136,66 @@ impl Canvas {
         self.to_global.inverse() * screen
     }
 
+    /// A rectangle in the canvas's own (graph) coordinates on screen.
+    pub fn to_screen(&self, r: Rect) -> Rect {
+        self.to_global * r
+    }
+
+    /// The current zoom (1 = 100%).
+    pub fn zoom(&self) -> f32 {
+        self.to_global.scaling
+    }
+
+    /// Zooms by `factor` about `anchor` (screen), gliding there over a few frames; repeated
+    /// requests add up.
+    pub fn zoom_by(&mut self, factor: f32, anchor: Pos2) {
+        let from = self.zoom_target.map_or(self.to_global.scaling, |(t, _)| t);
+        self.zoom_to(from * factor, anchor);
+    }
+
+    /// Zooms to `scale` about `anchor` (screen), gliding there over a few frames.
+    pub fn zoom_to(&mut self, scale: f32, anchor: Pos2) {
+        self.zoom_target = Some((scale.clamp(MIN_ZOOM, MAX_ZOOM), anchor));
+        self.manual_view = true;
+    }
+
+    /// Wheel notches this frame from the raw wheel events (a line is a notch; smooth
+    /// scrolling counts 50 points as one), whatever the modifiers.
+    fn wheel_notches(ui: &Ui) -> f32 {
+        ui.input(|i| {
+            i.events
+                .iter()
+                .map(|e| match e {
+                    egui::Event::MouseWheel { unit, delta, .. } => {
+                        let d = delta.y + delta.x;
+                        match unit {
+                            egui::MouseWheelUnit::Line => d,
+                            egui::MouseWheelUnit::Point => d / 50.0,
+                            egui::MouseWheelUnit::Page => 3.0 * d,
+                        }
+                    }
+                    _ => 0.0,
+                })
+                .sum()
+        })
+    }
+
+    /// This frame's step towards the zoom target: (anchor, factor).
+    fn zoom_step(&mut self, ui: &Ui) -> Option<(Pos2, f32)> {
+        let (target, anchor) = self.zoom_target?;
+        let current = self.to_global.scaling.max(1e-3);
+        let ratio = target / current;
+        if (ratio - 1.0).abs() < 2e-3 {
+            self.zoom_target = None;
+            return Some((anchor, ratio));
+        }
+        // About 90% of the way in 0.12 s, whatever the frame rate.
+        let dt = ui.input(|i| i.stable_dt).clamp(1.0 / 240.0, 0.1);
+        let t = egui::emath::exponential_smooth_factor(0.9, 0.12, dt);
+        ui.ctx().request_repaint();
+        Some((anchor, ratio.powf(t)))
+    }
+
     /// Shows the canvas; pushes the user's edits into `edits` and returns a status message
     /// when something was refused.
     pub fn ui(
@@ -133,21 +214,42 @@ impl Canvas {
         }
         let view_rect = ui.available_rect_before_wrap();
         if self.fit_requested {
-            self.fit_frames = 3;
+            self.fit_frames = FIT_FRAMES;
+            self.fit_crossing = FitCrossing::None;
             self.fit_requested = false;
+            self.manual_view = false;
+            self.zoom_target = None;
         }
-        // The mouse wheel zooms about the pointer (as in Blender); dragging the canvas pans.
-        let mut zoom = None;
-        if ui.rect_contains_pointer(view_rect) && self.add_popup.is_none() {
-            let (scroll, pointer) = ui.input_mut(|i| {
-                let d = i.smooth_scroll_delta.y;
+        // A new window size (or a resized panel) re-fits until the student zooms or pans.
+        if view_rect.size() != self.last_view_size {
+            if !self.manual_view && self.frames > 0 && !doc.graph().is_empty() {
+                self.fit_frames = FIT_FRAMES;
+                self.fit_crossing = FitCrossing::None;
+            }
+            self.last_view_size = view_rect.size();
+        }
+        // The mouse wheel zooms about the pointer (as in Blender), WHEEL_STEP a notch, gliding;
+        // dragging the canvas pans.
+        // Not over a menu, window or the overlay above the canvas.
+        let on_top = ui
+            .input(|i| i.pointer.hover_pos())
+            .and_then(|p| ui.ctx().layer_id_at(p))
+            .is_none_or(|layer| layer == ui.layer_id());
+        let over_canvas = ui.rect_contains_pointer(view_rect) && self.add_popup.is_none() && on_top;
+        let mut pinch = false;
+        if over_canvas {
+            let notches = Self::wheel_notches(ui);
+            let pointer = ui.input_mut(|i| {
                 i.smooth_scroll_delta = Vec2::ZERO;
-                (d, i.pointer.hover_pos())
+                pinch = i.multi_touch().is_some()
+                    || i.events.iter().any(|e| matches!(e, egui::Event::Zoom(_)));
+                i.pointer.hover_pos()
             });
-            if scroll != 0.0 {
-                zoom = pointer.map(|p| (p, (scroll / 200.0).exp()));
+            if let (true, Some(p)) = (notches != 0.0, pointer) {
+                self.zoom_by(WHEEL_STEP.powf(notches.clamp(-10.0, 10.0)), p);
             }
         }
+        let zoom = self.zoom_step(ui);
         let mut clicked: Option<(NodeId, Modifiers)> = None;
         let mut viewer = Viewer {
             graph: doc.graph(),
@@ -160,12 +262,17 @@ impl Canvas {
             node_rects: &mut self.node_rects,
             pin_rows: &mut self.pin_rows,
             view: view_rect,
-            fit: self.fit_frames > 0,
+            fit: (self.fit_frames > 0).then_some(&mut self.fit_crossing),
             focus: self.focus_requested.take(),
             zoom,
+            previous: (self.frames > 0).then_some(self.to_global),
+            pinch,
             to_global: &mut self.to_global,
             show_wire_grads: self.show_wire_grads,
+            cards: &mut self.cards,
+            text_layer: egui::LayerId::new(ui.layer_id().order, egui::Id::new("canvas-crisp-text")),
         };
+        viewer.cards.clear();
         if self.fit_frames > 0 {
             self.fit_frames -= 1;
             ui.ctx().request_repaint();
@@ -174,6 +281,13 @@ impl Canvas {
             .id(egui::Id::new(CANVAS_ID))
             .style(style());
         let resp = widget.show(&mut self.snarl, &mut viewer, ui);
+        self.frames += 1;
+        if resp.dragged() && !resp.ctx.input(|i| i.modifiers.shift) {
+            self.manual_view = true;
+        }
+        if pinch {
+            self.manual_view = true;
+        }
 
         // Selection: click selects one, Ctrl-click toggles, a click on empty canvas clears,
         // Shift-drag draws a box (snarl's own selection, adopted when it changes).
@@ -227,7 +341,58 @@ impl Canvas {
             }
         }
 
+        self.overlay_ui(ui, view_rect);
+        if doc.graph().is_empty() {
+            empty_hint_ui(ui, view_rect);
+        }
         self.add_popup_ui(ui, edits);
+    }
+
+    /// The zoom level and buttons in the canvas's top-right corner.
+    fn overlay_ui(&mut self, ui: &mut Ui, view: Rect) {
+        let center = view.center();
+        egui::Area::new(egui::Id::new("canvas-zoom-overlay"))
+            .fixed_pos(view.right_top() + Vec2::new(-8.0, 8.0))
+            .pivot(egui::Align2::RIGHT_TOP)
+            .order(egui::Order::Middle)
+            .constrain_to(view)
+            .show(ui.ctx(), |ui| {
+                egui::Frame::popup(ui.style())
+                    .inner_margin(egui::Margin::symmetric(4, 2))
+                    .show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            if ui
+                                .small_button("−")
+                                .on_hover_text("Zoom out (mouse wheel)")
+                                .clicked()
+                            {
+                                self.zoom_by(1.0 / BUTTON_STEP, center);
+                            }
+                            let percent = format!("{:.0}%", 100.0 * self.zoom());
+                            if ui
+                                .small_button(percent)
+                                .on_hover_text("Zoom to 100%")
+                                .clicked()
+                            {
+                                self.zoom_to(1.0, center);
+                            }
+                            if ui
+                                .small_button("+")
+                                .on_hover_text("Zoom in (mouse wheel)")
+                                .clicked()
+                            {
+                                self.zoom_by(BUTTON_STEP, center);
+                            }
+                            if ui
+                                .small_button("Fit")
+                                .on_hover_text("Show the whole graph (F)")
+                                .clicked()
+                            {
+                                self.fit_requested = true;
+                            }
+                        });
+                    });
+            });
     }
 
     fn add_popup_ui(&mut self, ui: &mut Ui, edits: &mut Vec<Edit>) {
@@ -254,4 +419,35 @@ impl Canvas {
             self.add_popup = None;
         }
     }
+}
+
+/// What an empty canvas says: how to add a node, where the examples are.
+fn empty_hint_ui(ui: &Ui, view: Rect) {
+    egui::Area::new(egui::Id::new("canvas-empty-hint"))
+        .fixed_pos(view.center())
+        .pivot(egui::Align2::CENTER_CENTER)
+        .order(egui::Order::Middle)
+        // Clicks go through to the canvas, so right-click still opens the add-node menu.
+        .interactable(false)
+        .show(ui.ctx(), |ui| {
+            ui.style_mut().interaction.selectable_labels = false;
+            ui.vertical_centered(|ui| {
+                ui.label(egui::RichText::new("The graph is empty").heading().weak());
+                ui.label(
+                    egui::RichText::new(
+                        "Right-click the canvas, or press Space or Shift+A, to add a node.",
+                    )
+                    .weak(),
+                );
+                ui.label(
+                    egui::RichText::new("Or open a ready-made graph: File > Open example").weak(),
+                );
+                ui.label(
+                    egui::RichText::new(
+                        "(computational-graph.ron \u{2192} the lecture's J = 3(a + bc))",
+                    )
+                    .weak(),
+                );
+            });
+        });
 }

@@ -39,6 +39,70 @@ pub fn shape_label(shape: &[usize]) -> String {
     }
 }
 
+/// A shape in words, for tooltips: "[2, 3]: a matrix, 2 rows of 3".
+pub fn shape_words(shape: &[usize]) -> String {
+    match shape {
+        [] => "scalar: one number".into(),
+        [n] => format!("[{n}]: a vector of {n}"),
+        [r, c] => format!("[{r}, {c}]: a matrix, {r} rows of {c}"),
+        [ch, h, w] => format!("[{ch}, {h}, {w}]: {ch} channel(s) of {h} x {w}"),
+        _ => fmt_shape(shape),
+    }
+}
+
+/// A number in at most about 7 characters that always keeps its decimal point ("7.0",
+/// "0.123", "-1.5e-5"), for the large-type summary of a card.
+pub fn short_number(v: f64) -> String {
+    short_number_digits(v, 3)
+}
+
+/// `short_number` with `digits` significant digits (2 or 3).
+fn short_number_digits(v: f64, digits: i32) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let v = if v == 0.0 { 0.0 } else { v };
+    let a = v.abs();
+    if a == 0.0 || (1e-3..1e5).contains(&a) {
+        // `digits` significant digits, at least one decimal.
+        let mag = if a == 0.0 {
+            0
+        } else {
+            a.log10().floor() as i32
+        };
+        let decimals = (digits - 1 - mag).clamp(1, 4) as usize;
+        let s = format!("{v:.decimals$}");
+        let s = s.trim_end_matches('0');
+        if s.ends_with('.') {
+            format!("{s}0")
+        } else {
+            s.to_string()
+        }
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+/// A value in a few characters: the number of a scalar, the mean (μ) of a tensor.
+pub fn summary_text(a: &Array) -> String {
+    match a.data() {
+        [v] => short_number(*v),
+        // "μ" marks the mean of a tensor; two significant digits keep the card narrow.
+        _ => format!("μ{}", short_number_digits(a.min_mean_max().1, 2)),
+    }
+}
+
+/// Sizes (graph units) of a card's text: the canvas keeps them legible on screen.
+pub struct TextSizes {
+    /// Value and gradient.
+    pub value: f32,
+    /// Shape, owned tensors and diagnostics.
+    pub small: f32,
+}
+
+/// Grad colour on cards (the value is in the text colour).
+pub const GRAD_COLOR: Color32 = Color32::from_rgb(200, 120, 40);
+
 /// Text a person can type for a value: `5`, `1, 2, 3`, or rows split by `;`.
 pub fn editable_text(a: &Array) -> String {
     let join = |xs: &[f64]| {
@@ -184,6 +248,7 @@ fn text_setting(
         resp.widget_info(|| {
             egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, name.clone())
         });
+        select_all_on_focus(ui, &resp, &buf);
         if resp.has_focus() || resp.lost_focus() {
             ui.data_mut(|d| d.insert_temp(id, buf.clone()));
         }
@@ -193,6 +258,23 @@ fn text_setting(
         (resp.changed() || resp.lost_focus()).then_some(buf)
     })
     .inner
+}
+
+/// A field that gains focus (a click, Tab, a screen reader) selects its text, so typing
+/// `3` into "0.0" gives 3, not "0.03".
+pub fn select_all_on_focus(ui: &Ui, resp: &egui::Response, text: &str) {
+    if !resp.gained_focus() {
+        return;
+    }
+    if let Some(mut state) = egui::TextEdit::load_state(ui.ctx(), resp.id) {
+        state
+            .cursor
+            .set_char_range(Some(egui::text::CCursorRange::two(
+                egui::text::CCursor::default(),
+                egui::text::CCursor::new(text.chars().count()),
+            )));
+        state.store(ui.ctx(), resp.id);
+    }
 }
 
 /// A whole-number setting with a label (accessible as "NAME of NODE").
@@ -245,18 +327,18 @@ pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
             bias,
             init,
         } => {
+            // Two short rows rather than one wide one: the card stays narrow.
             let a = ui
                 .horizontal(|ui| {
                     let mut c = usize_setting(ui, &node.name, "filters", filters, 1, 4096);
                     c |= usize_setting(ui, &node.name, "kernel", kernel, 1, 64);
-                    c |= usize_setting(ui, &node.name, "stride", stride, 1, 64);
-                    c
+                    c | ui.checkbox(bias, "bias").changed()
                 })
                 .inner;
             let b = ui
                 .horizontal(|ui| {
+                    let mut c = usize_setting(ui, &node.name, "stride", stride, 1, 64);
                     ui.label("padding");
-                    let mut c = false;
                     egui::ComboBox::from_id_salt(id.with("padding"))
                         .selected_text(match padding {
                             Padding::Valid => "valid".to_string(),
@@ -277,7 +359,7 @@ pub fn settings_ui(ui: &mut Ui, node: &Node, edits: &mut Vec<Edit>) {
                                     .changed();
                             }
                         });
-                    c | ui.checkbox(bias, "bias").changed()
+                    c
                 })
                 .inner;
             init_setting(ui, id.with("init"), init) || a || b
@@ -413,15 +495,24 @@ fn value_and_grad(node: &Node, eval: Option<&Evaluation>, shown: (bool, bool)) -
     (hide(value, shown.0), hide(grad, shown.1))
 }
 
-/// Just `value | grad`, for cards seen from far away.
-pub fn compact_results_ui(
-    ui: &mut Ui,
+/// A card seen from far away: its value and gradient in a few characters, and the whole
+/// numbers for a tooltip.
+pub fn summary_texts(
     node: &Node,
     eval: Option<&Evaluation>,
     shown: (bool, bool),
-) {
-    let (value, grad) = value_and_grad(node, eval, shown);
-    ui.label(RichText::new(format!("{value} | {grad}")).monospace());
+) -> (String, String, String) {
+    let ev = eval.and_then(|e| e.nodes.get(&node.id));
+    let short = |a: Option<&Array>, show: bool| match (a, show) {
+        (_, false) => "?".to_string(),
+        (Some(a), true) => summary_text(a),
+        (None, true) => "—".to_string(),
+    };
+    let value = short(ev.map(|e| &e.value), shown.0);
+    let grad = short(ev.and_then(|e| e.grad.as_ref()), shown.1);
+    let (full_value, full_grad) = value_and_grad(node, eval, shown);
+    let hover = format!("value {full_value}\ngrad  {full_grad}\n\nZoom in to edit.");
+    (value, grad, hover)
 }
 
 /// Shape, `value | grad`, owned tensors and diagnostics.
@@ -431,8 +522,9 @@ pub fn results_ui(
     analysis: &Analysis,
     eval: Option<&Evaluation>,
     shown: (bool, bool),
+    sizes: &TextSizes,
 ) {
-    let mono = |s: String| RichText::new(s).monospace();
+    let mono = |s: String| RichText::new(s).monospace().size(sizes.value);
     let shape = analysis
         .shapes
         .get(&node.id)
@@ -445,12 +537,12 @@ pub fn results_ui(
         .unwrap_or_default();
     ui.label(
         RichText::new(format!("shape {shape}{params}"))
-            .small()
+            .size(sizes.small)
             .weak(),
     );
     let (value, grad) = value_and_grad(node, eval, shown);
     ui.label(mono(format!("value {value}")));
-    ui.label(mono(format!("grad  {grad}")).color(Color32::from_rgb(200, 120, 40)));
+    ui.label(mono(format!("grad  {grad}")).color(GRAD_COLOR));
     if let Some(ev) = eval.and_then(|e| e.nodes.get(&node.id)) {
         for (key, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
             let g = t
@@ -458,11 +550,15 @@ pub fn results_ui(
                 .as_ref()
                 .map(value_text)
                 .unwrap_or_else(|| "—".into());
-            ui.label(mono(format!("{key} {}", value_text(&t.value))).small())
-                .on_hover_text(format!(
-                    "{key} {}: value and gradient\ngrad {g}",
-                    fmt_shape(t.value.shape())
-                ));
+            ui.label(
+                RichText::new(format!("{key} {}", value_text(&t.value)))
+                    .monospace()
+                    .size(sizes.small),
+            )
+            .on_hover_text(format!(
+                "{key} {}: value and gradient\ngrad {g}",
+                fmt_shape(t.value.shape())
+            ));
         }
     }
     for d in analysis.diagnostics_for(node.id).chain(
@@ -474,7 +570,7 @@ pub fn results_ui(
             Severity::Warning => Color32::from_rgb(220, 170, 40),
             Severity::Info => ui.visuals().weak_text_color(),
         };
-        ui.add(egui::Label::new(RichText::new(&d.message).color(color).small()).wrap());
+        ui.add(egui::Label::new(RichText::new(&d.message).color(color).size(sizes.small)).wrap());
     }
 }
 
@@ -495,6 +591,35 @@ mod tests {
         assert_eq!(
             value_text(&Array::zeros(vec![20])),
             "min 0.0 mean 0.0 max 0.0"
+        );
+    }
+
+    #[test]
+    fn short_numbers_keep_their_decimal_point() {
+        for (v, want) in [
+            (7.0, "7.0"),
+            (0.0, "0.0"),
+            (-0.0, "0.0"),
+            (33.0, "33.0"),
+            (0.123456, "0.123"),
+            (-2.5, "-2.5"),
+            (1234.5678, "1234.6"),
+            (0.001234, "0.0012"),
+            (0.00001234, "1.2e-5"),
+            (123456.0, "1.2e5"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(short_number(v), want, "{v}");
+        }
+        for v in [3.0, 1e-9, 12345.0, -0.5] {
+            let s = short_number(v);
+            assert!(s.contains('.') && s.len() <= 7, "{v}: {s}");
+        }
+        assert_eq!(summary_text(&Array::scalar(6.0)), "6.0");
+        assert_eq!(summary_text(&Array::vector(vec![1.0, 2.0, 6.0])), "μ3.0");
+        assert_eq!(
+            summary_text(&Array::vector(vec![-0.0626, -0.0626])),
+            "μ-0.063"
         );
     }
 }

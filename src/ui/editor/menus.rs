@@ -54,6 +54,74 @@ impl Pick {
     }
 }
 
+/// One entry of the menu.
+#[derive(Clone, Debug)]
+pub struct Match {
+    pub name: &'static str,
+    pub pick: Pick,
+    /// `None` for a template.
+    pub category: Option<Category>,
+    pub hover: String,
+}
+
+/// How well `needle` (lowercase) matches a name and its description: 0 the name itself,
+/// 1 the start of the name, 2 inside the name, 3 the description; `None`: no match.
+fn rank(needle: &str, name: &str, description: &str) -> Option<u8> {
+    let name = name.to_lowercase();
+    if needle.is_empty() || name == needle {
+        Some(0)
+    } else if name.starts_with(needle) {
+        Some(1)
+    } else if name.contains(needle) {
+        Some(2)
+    } else if description.to_lowercase().contains(needle) {
+        Some(3)
+    } else {
+        None
+    }
+}
+
+/// The ops and templates matching `search`, best first: the exact name, then names that
+/// start with it, names that contain it, descriptions that mention it (catalogue order
+/// within each). Empty search: everything in catalogue order.
+pub fn search_matches(search: &str, filter: &Filter) -> Vec<Match> {
+    let needle = search.trim().to_lowercase();
+    let ops = Op::catalogue()
+        .into_iter()
+        .filter(|op| filter.admits(op))
+        .filter_map(|op| {
+            let s = op.spec();
+            let r = rank(&needle, s.name, s.summary)?;
+            Some((
+                r,
+                Match {
+                    name: s.name,
+                    category: Some(s.category),
+                    hover: format!("{}\n{}\nderivative: {}", s.summary, s.formula, s.derivative),
+                    pick: Pick::Op(op),
+                },
+            ))
+        });
+    let templates = crate::graph::templates::TEMPLATES
+        .into_iter()
+        .filter(|_| *filter == Filter::All)
+        .filter_map(|(name, what)| {
+            Some((
+                rank(&needle, name, what)?,
+                Match {
+                    name,
+                    category: None,
+                    hover: what.to_string(),
+                    pick: Pick::Template(name),
+                },
+            ))
+        });
+    let mut all: Vec<(u8, Match)> = ops.chain(templates).collect();
+    // A stable sort keeps the catalogue order within a rank.
+    all.sort_by_key(|(r, _)| *r);
+    all.into_iter().map(|(_, m)| m).collect()
+}
+
 /// Shows the menu; returns what the user picked. `search_id` keeps the typed text.
 pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Option<Pick> {
     let mut search: String = ui.data_mut(|d| d.get_temp(search_id)).unwrap_or_default();
@@ -74,70 +142,48 @@ pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Optio
         ui.data_mut(|d| d.insert_temp(search_id.with("focused"), true));
     }
     ui.data_mut(|d| d.insert_temp(search_id, search.clone()));
-    let needle = search.to_lowercase();
-    let ops: Vec<Op> = Op::catalogue()
-        .into_iter()
-        .filter(|op| filter.admits(op))
-        .filter(|op| {
-            let s = op.spec();
-            needle.is_empty()
-                || s.name.to_lowercase().contains(&needle)
-                || s.summary.to_lowercase().contains(&needle)
-        })
-        .collect();
-    let templates: Vec<(&'static str, &'static str)> = if *filter == Filter::All {
-        crate::graph::templates::TEMPLATES
-            .into_iter()
-            .filter(|(name, what)| {
-                needle.is_empty()
-                    || name.to_lowercase().contains(&needle)
-                    || what.to_lowercase().contains(&needle)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let found = search_matches(&search, filter);
     let mut picked = None;
     // Enter takes the first match, so typing "sig" + Enter adds a Sigmoid.
     if resp.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-        picked = ops
-            .first()
-            .cloned()
-            .map(Pick::Op)
-            .or_else(|| templates.first().map(|(n, _)| Pick::Template(n)));
+        picked = found.first().map(|m| m.pick.clone());
     }
     egui::ScrollArea::vertical()
         .max_height(360.0)
         .show(ui, |ui| {
-            for cat in Category::ALL {
-                let in_cat: Vec<&Op> = ops.iter().filter(|op| op.spec().category == cat).collect();
-                if in_cat.is_empty() {
-                    continue;
+            let mut button = |ui: &mut Ui, m: &Match| {
+                if ui.button(m.name).on_hover_text(&m.hover).clicked() {
+                    picked = Some(m.pick.clone());
                 }
-                ui.label(egui::RichText::new(cat.label()).strong().small());
-                for op in in_cat {
-                    let s = op.spec();
-                    if ui
-                        .button(s.name)
-                        .on_hover_text(format!(
-                            "{}\n{}\nderivative: {}",
-                            s.summary, s.formula, s.derivative
-                        ))
-                        .clicked()
-                    {
-                        picked = Some(Pick::Op(op.clone()));
+            };
+            if search.trim().is_empty() {
+                // Nothing typed: every node by category, then the templates.
+                for cat in Category::ALL {
+                    let in_cat: Vec<&Match> =
+                        found.iter().filter(|m| m.category == Some(cat)).collect();
+                    if in_cat.is_empty() {
+                        continue;
+                    }
+                    ui.label(egui::RichText::new(cat.label()).strong().small());
+                    for m in in_cat {
+                        button(ui, m);
                     }
                 }
-            }
-            if !templates.is_empty() {
-                ui.label(egui::RichText::new("Templates").strong().small());
-                for (name, what) in &templates {
-                    if ui.button(*name).on_hover_text(*what).clicked() {
-                        picked = Some(Pick::Template(name));
+                let templates: Vec<&Match> =
+                    found.iter().filter(|m| m.category.is_none()).collect();
+                if !templates.is_empty() {
+                    ui.label(egui::RichText::new("Templates").strong().small());
+                    for m in templates {
+                        button(ui, m);
                     }
                 }
+            } else {
+                // Typed: best matches first, in the order Enter would take them.
+                for m in &found {
+                    button(ui, m);
+                }
             }
-            if ops.is_empty() && templates.is_empty() {
+            if found.is_empty() {
                 ui.weak("no node matches");
             }
         });
@@ -174,5 +220,35 @@ mod tests {
         );
         assert!(matrix.admits(&Op::Flatten));
         assert!(Filter::All.admits(&Op::Input));
+    }
+
+    fn names(search: &str) -> Vec<&'static str> {
+        search_matches(search, &Filter::All)
+            .iter()
+            .map(|m| m.name)
+            .collect()
+    }
+
+    #[test]
+    fn search_ranks_the_name_before_the_description() {
+        // "inp" is in Concat's, Conv2d's, Step's and LeakyReLU's summaries ("inputs").
+        let inp = names("inp");
+        assert_eq!(inp[0], "Input", "{inp:?}");
+        assert!(inp.contains(&"Concat") && inp.contains(&"Step"), "{inp:?}");
+        // An exact name first, then the names starting with it.
+        let relu = names("relu");
+        assert_eq!(relu[0], "ReLU", "{relu:?}");
+        assert_eq!(relu[1], "LeakyReLU", "{relu:?}");
+        assert_eq!(names("Sig")[0], "Sigmoid");
+        assert_eq!(names("conv")[0], "Conv2d");
+        assert_eq!(names("  mse ")[0], "MSE");
+        assert!(names("zzz").is_empty());
+        // Nothing typed: the catalogue order, templates last.
+        let all = names("");
+        assert_eq!(all[0], "Input");
+        assert_eq!(
+            all.len(),
+            Op::catalogue().len() + crate::graph::templates::TEMPLATES.len()
+        );
     }
 }

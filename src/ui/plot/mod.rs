@@ -2,3 +2,4 @@
 
 pub mod classes;
 pub mod heatmap;
+pub mod lines;

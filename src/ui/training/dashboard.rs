@@ -5,7 +5,7 @@
 //! worker's `Snapshot`s; nothing here computes with burn.
 
 use egui::{Color32, Rect, Sense, Ui, pos2, vec2};
-use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotImage, PlotPoint, PlotPoints, Points};
+use egui_plot::{Bar, BarChart, Line, Plot, PlotImage, PlotPoint, PlotPoints, Points};
 
 use crate::data::Dataset;
 use crate::graph::{NodeId, fmt_number};
@@ -13,6 +13,7 @@ use crate::train::stats::Histogram;
 use crate::train::{EpochMetrics, Snapshot};
 
 use crate::ui::plot::classes::class_color;
+use crate::ui::plot::lines::{Series, empty_plot_ui, legend_ui, param_series};
 
 /// Columns kept in the over-time views (older ones are thinned out, not dropped).
 const HISTORY: usize = 120;
@@ -184,12 +185,17 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
         })
         .collect();
     let classification = run.epochs.iter().any(|m| m.train.accuracy.is_some());
-    let h = if classification {
-        (ui.available_height() / 2.0 - 4.0).max(60.0)
-    } else {
-        ui.available_height().max(60.0)
-    };
     let xlabel = if opt.by_epoch { "epoch" } else { "step" };
+    // Before the first step there is nothing to scale an axis to: say so instead of an
+    // empty -0.5..0.5 frame.
+    if run.batch_loss.is_empty() && run.epochs.is_empty() && previous.is_none() {
+        empty_plot_ui(
+            ui,
+            ui.available_height().clamp(60.0, 160.0),
+            "Loss: no data yet. Press ▶ Train or ⏭ Step and the curves appear here.",
+        );
+        return png;
+    }
     let fmt_y = move |v: f64| {
         if log {
             fmt_number(10f64.powf(v))
@@ -197,9 +203,30 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             fmt_number(v)
         }
     };
+    let grey = |name: &str, g: u8| Series::new(name, Color32::from_gray(g)).width(1.5);
+    let mut loss_series = Vec::new();
+    if previous.is_some() {
+        loss_series.push(grey("previous run", 120));
+        loss_series.push(grey("previous val", 90));
+    }
+    loss_series.extend([
+        Series::new(
+            "batch loss",
+            Color32::from_rgba_unmultiplied(100, 150, 255, 120),
+        )
+        .width(1.0),
+        Series::new("loss", Color32::from_rgb(80, 140, 255)),
+        Series::new("val loss", Color32::from_rgb(255, 150, 60)),
+    ]);
+    // The legends sit above their plots, where they cover no curve.
+    let hidden = legend_ui(ui, "loss-plot", &loss_series);
+    let h = if classification {
+        (ui.available_height() / 2.0 - 24.0).max(60.0)
+    } else {
+        ui.available_height().max(60.0)
+    };
     Plot::new("loss-plot")
         .height(h)
-        .legend(Legend::default())
         .x_axis_label(xlabel)
         .y_axis_label(if log { "loss (log)" } else { "loss" })
         .y_axis_formatter(move |m, _| fmt_y(m.value))
@@ -216,47 +243,33 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             ))
         })
         .show(ui, |p| {
-            if let Some(prev) = previous {
-                p.line(
-                    Line::new(
-                        "previous run",
-                        PlotPoints::new(epoch_pts(prev, &|m| Some(m.train.loss), log)),
-                    )
-                    .color(Color32::from_gray(120)),
-                );
-                p.line(
-                    Line::new(
-                        "previous val",
-                        PlotPoints::new(epoch_pts(prev, &|m| m.val.map(|v| v.loss), log)),
-                    )
-                    .color(Color32::from_gray(90)),
-                );
+            for s in loss_series.iter().filter(|s| !hidden.contains(&s.name)) {
+                let pts = match s.name.as_str() {
+                    "previous run" => previous
+                        .map(|prev| epoch_pts(prev, &|m| Some(m.train.loss), log))
+                        .unwrap_or_default(),
+                    "previous val" => previous
+                        .map(|prev| epoch_pts(prev, &|m| m.val.map(|v| v.loss), log))
+                        .unwrap_or_default(),
+                    "batch loss" => batch.clone(),
+                    "loss" => epoch_pts(run, &|m| Some(m.train.loss), log),
+                    _ => epoch_pts(run, &|m| m.val.map(|v| v.loss), log),
+                };
+                p.line(series_line(s, pts));
             }
-            p.line(
-                Line::new("batch loss", PlotPoints::new(batch))
-                    .color(Color32::from_rgba_unmultiplied(100, 150, 255, 120)),
-            );
-            p.line(
-                Line::new(
-                    "loss",
-                    PlotPoints::new(epoch_pts(run, &|m| Some(m.train.loss), log)),
-                )
-                .color(Color32::from_rgb(80, 140, 255))
-                .width(2.0),
-            );
-            p.line(
-                Line::new(
-                    "val loss",
-                    PlotPoints::new(epoch_pts(run, &|m| m.val.map(|v| v.loss), log)),
-                )
-                .color(Color32::from_rgb(255, 150, 60))
-                .width(2.0),
-            );
         });
     if classification {
+        let mut acc_series = Vec::new();
+        if previous.is_some() {
+            acc_series.push(grey("previous run", 120));
+        }
+        acc_series.extend([
+            Series::new("accuracy", Color32::from_rgb(80, 200, 120)),
+            Series::new("val accuracy", Color32::from_rgb(220, 200, 60)),
+        ]);
+        let hidden = legend_ui(ui, "accuracy-plot", &acc_series);
         Plot::new("accuracy-plot")
             .height(h)
-            .legend(Legend::default())
             .include_y(0.0)
             .include_y(1.0)
             .x_axis_label(xlabel)
@@ -266,34 +279,27 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
                 Some(format!("{name}\n{xlabel} {:.0}, {:.2}%", v.x, 100.0 * v.y))
             })
             .show(ui, |p| {
-                if let Some(prev) = previous {
-                    p.line(
-                        Line::new(
-                            "previous run",
-                            PlotPoints::new(epoch_pts(prev, &|m| m.train.accuracy, false)),
-                        )
-                        .color(Color32::from_gray(120)),
-                    );
+                for s in acc_series.iter().filter(|s| !hidden.contains(&s.name)) {
+                    let pts = match s.name.as_str() {
+                        "previous run" => previous
+                            .map(|prev| epoch_pts(prev, &|m| m.train.accuracy, false))
+                            .unwrap_or_default(),
+                        "accuracy" => epoch_pts(run, &|m| m.train.accuracy, false),
+                        _ => epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false),
+                    };
+                    p.line(series_line(s, pts));
                 }
-                p.line(
-                    Line::new(
-                        "accuracy",
-                        PlotPoints::new(epoch_pts(run, &|m| m.train.accuracy, false)),
-                    )
-                    .color(Color32::from_rgb(80, 200, 120))
-                    .width(2.0),
-                );
-                p.line(
-                    Line::new(
-                        "val accuracy",
-                        PlotPoints::new(epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false)),
-                    )
-                    .color(Color32::from_rgb(220, 200, 60))
-                    .width(2.0),
-                );
             });
     }
     png
+}
+
+/// A plot line drawn as `s` says.
+fn series_line(s: &Series, points: Vec<[f64; 2]>) -> Line<'static> {
+    Line::new(s.name.clone(), PlotPoints::new(points))
+        .color(s.color)
+        .style(s.style)
+        .width(s.width)
 }
 
 /// The decision boundary (2-D classes) or the fitted curve (1-D regression) over the data.
@@ -303,25 +309,26 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
         return;
     };
     if let Some(fit) = &s.fit {
-        Plot::new("fit-plot")
-            .legend(Legend::default())
-            .show(ui, |p| {
-                if let Some(d) = data {
-                    let pts: Vec<[f64; 2]> = (0..d.len())
-                        .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
-                        .collect();
-                    p.points(
-                        Points::new("data", PlotPoints::new(pts))
-                            .radius(2.0)
-                            .color(Color32::GRAY),
-                    );
-                }
-                p.line(
-                    Line::new("prediction", PlotPoints::new(fit.clone()))
-                        .color(Color32::from_rgb(255, 150, 60))
-                        .width(2.5),
+        let series = [
+            Series::new("data", Color32::GRAY),
+            Series::new("prediction", Color32::from_rgb(255, 150, 60)).width(2.5),
+        ];
+        let hidden = legend_ui(ui, "fit-plot", &series);
+        Plot::new("fit-plot").show(ui, |p| {
+            if let (Some(d), false) = (data, hidden.contains("data")) {
+                let pts: Vec<[f64; 2]> = (0..d.len())
+                    .map(|i| [d.sample(i)[0] as f64, d.targets[i] as f64])
+                    .collect();
+                p.points(
+                    Points::new("data", PlotPoints::new(pts))
+                        .radius(2.0)
+                        .color(Color32::GRAY),
                 );
-            });
+            }
+            if !hidden.contains("prediction") {
+                p.line(series_line(&series[1], fit.clone()));
+            }
+        });
         return;
     }
     let Some(b) = &s.boundary else {
@@ -360,32 +367,52 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
     };
     let (x0, x1) = b.grid.x;
     let (y0, y1) = b.grid.y;
-    ui.weak("Colour: the predicted class (paler where the network is unsure). Filled dots: training samples; rings: validation.");
-    Plot::new("boundary-plot").data_aspect(1.0).show(ui, |p| {
-        p.image(PlotImage::new(
-            "boundary",
-            texture,
-            PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
-            vec2((x1 - x0) as f32, (y1 - y0) as f32),
-        ));
-        let Some(d) = data else { return };
-        let classes = d.classes().unwrap_or(1);
-        let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
-        for c in 0..classes {
-            for (set, hollow) in [("training", false), ("validation", true)] {
-                let pts: Vec<[f64; 2]> = (0..d.len())
-                    .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
-                    .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
-                    .collect();
-                p.points(
-                    Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
-                        .radius(if hollow { 3.5 } else { 2.5 })
-                        .filled(!hollow)
-                        .color(class_color(c)),
-                );
+    ui.add(
+        egui::Label::new(
+            egui::RichText::new(
+                "Colour: the predicted class (paler where the network is unsure). \
+                 Filled dots: training samples; rings: validation.",
+            )
+            .weak(),
+        )
+        .wrap(),
+    );
+    // A square plot on the grid's square (the data's range plus a margin), so the
+    // boundary fills it instead of a strip of a wide axis.
+    let side = ui.available_width().min(ui.available_height()).max(120.0);
+    let (x_mid, y_mid) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let half = (x1 - x0).max(y1 - y0) / 2.0;
+    Plot::new("boundary-plot")
+        .width(side)
+        .height(side)
+        .data_aspect(1.0)
+        .default_x_bounds(x_mid - half, x_mid + half)
+        .default_y_bounds(y_mid - half, y_mid + half)
+        .show(ui, |p| {
+            p.image(PlotImage::new(
+                "boundary",
+                texture,
+                PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+                vec2((x1 - x0) as f32, (y1 - y0) as f32),
+            ));
+            let Some(d) = data else { return };
+            let classes = d.classes().unwrap_or(1);
+            let is_val: std::collections::BTreeSet<usize> = val.iter().copied().collect();
+            for c in 0..classes {
+                for (set, hollow) in [("training", false), ("validation", true)] {
+                    let pts: Vec<[f64; 2]> = (0..d.len())
+                        .filter(|i| d.targets[*i] as usize == c && is_val.contains(i) == hollow)
+                        .map(|i| [d.sample(i)[0] as f64, d.sample(i)[1] as f64])
+                        .collect();
+                    p.points(
+                        Points::new(format!("class {c} ({set})"), PlotPoints::new(pts))
+                            .radius(if hollow { 3.5 } else { 2.5 })
+                            .filled(!hollow)
+                            .color(class_color(c)),
+                    );
+                }
             }
-        }
-    });
+        });
 }
 
 /// The distribution of one node's output over time (a strip like TensorBoard's), or every
@@ -467,50 +494,92 @@ fn small_multiples<'a>(
     egui::ScrollArea::vertical()
         .id_salt("small-multiples")
         .show(ui, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                for (name, h, g) in items {
-                    ui.vertical(|ui| {
-                        ui.set_width(190.0);
-                        ui.label(name);
-                        histogram_plot(
-                            ui,
-                            &format!("hist-{name}"),
-                            name,
-                            h,
-                            Color32::from_rgb(80, 140, 255),
-                            70.0,
-                        );
-                        if let Some(g) = g {
+            // Columns of about 190 points that exactly fill the width: nothing overflows
+            // to the right, however narrow the view.
+            let gap = ui.spacing().item_spacing.x;
+            // The visible width: a column wider than the window is clipped, not shown.
+            let right = ui
+                .clip_rect()
+                .right()
+                .min(ui.ctx().content_rect().right() - 8.0);
+            let visible = right - ui.cursor().min.x;
+            let avail = ui.available_width().min(visible).max(60.0);
+            let columns = ((avail + gap) / (190.0 + gap)).floor().max(1.0);
+            let width = ((avail + gap) / columns - gap).floor();
+            // Rows of `columns` (a child column cannot be wrapped before it is drawn).
+            let items: Vec<_> = items.collect();
+            for row in items.chunks(columns as usize) {
+                ui.horizontal(|ui| {
+                    for &(name, h, g) in row {
+                        ui.vertical(|ui| {
+                            ui.set_width(width);
+                            ui.add(egui::Label::new(name).truncate());
                             histogram_plot(
                                 ui,
-                                &format!("grad-{name}"),
-                                "gradient",
-                                g,
-                                Color32::from_rgb(255, 150, 60),
+                                &format!("hist-{name}"),
+                                name,
+                                h,
+                                Color32::from_rgb(80, 140, 255),
                                 70.0,
                             );
-                        }
-                    });
-                }
-            });
+                            if let Some(g) = g {
+                                histogram_plot(
+                                    ui,
+                                    &format!("grad-{name}"),
+                                    "gradient",
+                                    g,
+                                    Color32::from_rgb(255, 150, 60),
+                                    70.0,
+                                );
+                            }
+                        });
+                    }
+                });
+            }
         });
 }
 
 fn histogram_plot(ui: &mut Ui, id: &str, name: &str, h: &Histogram, color: Color32, height: f32) {
     let w = h.bin_width();
+    let total = h.total().max(1);
+    let most = h.counts.iter().copied().max().unwrap_or(0);
+    // A spike (most values in one bin, as gradients near zero often are) would leave every
+    // other bin invisible: counts then go on a log scale, so the tails show.
+    let spike = most as f64 > 0.5 * total as f64;
+    let height_of = |c: u32| {
+        if spike {
+            (1.0 + c as f64).log10()
+        } else {
+            c as f64
+        }
+    };
     let bars: Vec<Bar> = h
         .counts
         .iter()
         .enumerate()
-        .map(|(i, &c)| Bar::new(h.min + (i as f64 + 0.5) * w, c as f64).width(w))
+        .map(|(i, &c)| Bar::new(h.min + (i as f64 + 0.5) * w, height_of(c)).width(w))
         .collect();
+    let share = 100.0 * most as f64 / total as f64;
+    let label = if spike {
+        let text = format!("{share:.0}% in one bin: counts on a log scale");
+        ui.add(egui::Label::new(egui::RichText::new(&text).small().weak()).truncate());
+        format!("{name}: {text}")
+    } else {
+        name.to_string()
+    };
+    // The plot takes its width from the column it is in (never more), and its x range is
+    // exactly the values' range.
     Plot::new(id)
         .height(height)
+        .width(ui.available_width().max(40.0))
         .show_axes([true, false])
+        .include_x(h.min)
+        .include_x(h.max)
+        .include_y(0.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
-        .show(ui, |p| p.bar_chart(BarChart::new(name, bars).color(color)));
+        .show(ui, |p| p.bar_chart(BarChart::new(label, bars).color(color)));
 }
 
 /// Histograms over time: one column per snapshot, darker where more values fall.
@@ -588,8 +657,17 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool, biases: &mut bool) 
         ui.weak("||dL/dW|| per parameter tensor on the probe batch");
     });
     let l = *log;
+    // Colours by depth, a line style per network; biases (when shown) thinner, in their
+    // layer's colour. The legend sits above the plot.
+    let all = param_series(&run.param_labels);
+    let shown: Vec<(usize, &Series)> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| *biases || !s.name.ends_with(".bias"))
+        .collect();
+    let listed: Vec<Series> = shown.iter().map(|(_, s)| (*s).clone()).collect();
+    let hidden = legend_ui(ui, "grad-norm-plot", &listed);
     Plot::new("grad-norm-plot")
-        .legend(Legend::default())
         .x_axis_label("step")
         .y_axis_label(if l {
             "gradient norm (log)"
@@ -609,27 +687,13 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool, biases: &mut bool) 
             Some(format!("{name}\nstep {:.0}: {}", p.x, fmt_number(v)))
         })
         .show(ui, |p| {
-            let shown: Vec<(usize, &String)> = run
-                .param_labels
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| *biases || !l.ends_with(".bias"))
-                .collect();
-            let n = shown.len().max(1);
-            for (i, &(k, label)) in shown.iter().enumerate() {
-                // Hues from red (first layers) to violet (last), so depth reads as colour.
-                let color: Color32 =
-                    egui::ecolor::Hsva::new(0.8 * i as f32 / n as f32, 0.75, 0.95, 1.0).into();
+            for (k, s) in shown.iter().filter(|(_, s)| !hidden.contains(&s.name)) {
                 let pts: Vec<[f64; 2]> = run
                     .grad_norms
                     .iter()
-                    .filter_map(|(s, ns)| ns.get(k).map(|&n| [*s as f64, ylog(n, l)]))
+                    .filter_map(|(step, ns)| ns.get(*k).map(|&n| [*step as f64, ylog(n, l)]))
                     .collect();
-                p.line(
-                    Line::new(label.clone(), PlotPoints::new(pts))
-                        .color(color)
-                        .width(1.5),
-                );
+                p.line(series_line(s, pts));
             }
         });
 }
