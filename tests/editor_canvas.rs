@@ -152,7 +152,9 @@ fn vanishing_gradients_zoomed_out_shows_large_type_summaries_snapshot() {
     assert!(app.canvas.cards.values().all(|c| c.summary));
     // No editors when zoomed out: the Input's value field is gone.
     assert!(h.query_by_label("values of x").is_none());
-    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(800usize);
+    // The 33 summary cards' edges land a sub-pixel apart from run to run (about 1,100
+    // pixels); a moved card or a new widget is tens of thousands.
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(4000usize);
     h.snapshot_options("canvas-vanishing-gradients-summary", &options);
 }
 

@@ -700,7 +700,14 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                     _ => {}
                 }
             }
-            *to_global = TSTransform::new(view.center().to_vec2() - bb.center().to_vec2() * s, s);
+            if fitting {
+                // Whole percents and whole pixels: a fit lands on the same view however the
+                // last frames of measuring rounded (the zoom shown is that percent).
+                s = ((s * 100.0).floor() / 100.0).max(MIN_ZOOM);
+            }
+            let pan = view.center().to_vec2() - bb.center().to_vec2() * s;
+            let pan = if fitting { pan.round() } else { pan };
+            *to_global = TSTransform::new(pan, s);
         }
         *self.to_global = *to_global;
     }
