@@ -865,3 +865,26 @@ fn train_lenet_in_the_window_then_open_the_first_conv_layers_feature_maps() {
     let eval = h.state().eval.as_ref().unwrap();
     assert_eq!(eval.nodes[&conv1].tensors["weight"].value.shape(), &[16, 1, 3, 3]);
 }
+
+#[test]
+fn undoing_back_to_the_saved_state_clears_the_star_in_the_title() {
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lecture.ron");
+    std::fs::copy(common::project_path("computational-graph.ron"), &file).unwrap();
+    let mut h = app(Some(&file), storage.path());
+    assert!(!h.state().title().contains('*'), "{}", h.state().title());
+    type_into(&mut h, "values of b", "4");
+    assert!(h.state().title().contains('*'), "{}", h.state().title());
+    assert_eq!(count(&h, "value 39.0"), 1, "J = 3(5 + 4 * 2) = 39 on the card");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert!(
+        !h.state().title().contains('*'),
+        "undone back to the file: {}",
+        h.state().title()
+    );
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_ok();
+    assert!(h.state().title().contains('*'), "{}", h.state().title());
+}

@@ -91,9 +91,14 @@ pub struct Document {
     revision: u64,
     /// Bumped by changes that can change values (everything but moving nodes).
     semantic_revision: u64,
-    saved_revision: u64,
-    undo: Vec<Graph>,
-    redo: Vec<Graph>,
+    /// Which graph state this is: undo and redo bring a state's id back with its graph, so
+    /// undoing back to the saved state is clean again (no `*` in the title).
+    state: u64,
+    saved_state: u64,
+    /// Settings outside the undo history (training, a restored recovery) changed since saving.
+    settings_changed: bool,
+    undo: Vec<(Graph, u64)>,
+    redo: Vec<(Graph, u64)>,
     last_merge: Option<(String, Instant)>,
     /// Nodes created by the last add/paste/duplicate (the canvas selects them).
     pub last_created: Vec<NodeId>,
@@ -113,7 +118,9 @@ impl Document {
             path,
             revision,
             semantic_revision: revision,
-            saved_revision: revision,
+            state: revision,
+            saved_state: revision,
+            settings_changed: false,
             undo: Vec::new(),
             redo: Vec::new(),
             last_merge: None,
@@ -151,7 +158,7 @@ impl Document {
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.revision != self.saved_revision
+        self.state != self.saved_state || self.settings_changed
     }
 
     /// Replaces the training settings (not an undo step; marks the document changed).
@@ -159,6 +166,7 @@ impl Document {
         if self.project.training != training {
             self.project.training = training;
             self.revision = next_revision();
+            self.settings_changed = true;
         }
     }
 
@@ -166,6 +174,7 @@ impl Document {
     pub fn mark_dirty(&mut self) {
         self.revision = next_revision();
         self.semantic_revision = self.revision;
+        self.settings_changed = true;
     }
 
     /// The project file's folder: relative dataset paths start there.
@@ -188,7 +197,8 @@ impl Document {
     pub fn save_to(&mut self, path: &Path) -> Result<(), ProjectError> {
         self.project.save(path)?;
         self.path = Some(path.to_path_buf());
-        self.saved_revision = self.revision;
+        self.saved_state = self.state;
+        self.settings_changed = false;
         Ok(())
     }
 
@@ -215,10 +225,11 @@ impl Document {
         } else {
             (&mut self.redo, &mut self.undo)
         };
-        let Some(graph) = from.pop() else {
+        let Some((graph, state)) = from.pop() else {
             return false;
         };
-        to.push(std::mem::replace(&mut self.project.graph, graph));
+        to.push((std::mem::replace(&mut self.project.graph, graph), self.state));
+        self.state = state;
         self.after_change();
         true
     }
@@ -242,13 +253,14 @@ impl Document {
         let merges = matches!((&key, &self.last_merge), (Some(k), Some((last, at))) if k == last && now.duration_since(*at) < MERGE_WINDOW);
         let prev = std::mem::replace(&mut self.project.graph, next);
         if !merges {
-            self.undo.push(prev);
+            self.undo.push((prev, self.state));
             if self.undo.len() > MAX_UNDO {
                 self.undo.remove(0);
             }
         }
         self.redo.clear();
         self.revision = next_revision();
+        self.state = self.revision;
         if !matches!(edit, Edit::Move(_)) {
             self.semantic_revision = self.revision;
         }
@@ -458,6 +470,35 @@ mod tests {
             assert!(doc.redo());
         }
         assert_eq!(doc.graph(), &full);
+    }
+
+    #[test]
+    fn undoing_back_to_the_saved_state_is_clean_and_redo_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.ron");
+        let mut doc = Document::default();
+        let a = add(&mut doc, Op::Input);
+        doc.save_to(&file).unwrap();
+        assert!(!doc.is_dirty());
+        doc.apply(Edit::SetTensor(a, "value".into(), Array::scalar(4.0)))
+            .unwrap();
+        assert!(doc.is_dirty());
+        assert!(doc.undo());
+        assert!(!doc.is_dirty(), "back at the saved graph");
+        assert!(doc.redo());
+        assert!(doc.is_dirty());
+        assert!(doc.undo());
+        // Undoing past the saved state is a change again.
+        assert!(doc.undo());
+        assert!(doc.is_dirty());
+        assert!(doc.redo());
+        assert!(!doc.is_dirty());
+        // Training settings are not undo steps: they stay a change until saved.
+        let xor = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/xor-train.ron");
+        doc.set_training(Project::load(&xor).unwrap().training);
+        assert!(doc.is_dirty());
+        doc.save_to(&file).unwrap();
+        assert!(!doc.is_dirty());
     }
 
     #[test]
