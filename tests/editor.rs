@@ -358,6 +358,10 @@ fn unsaved_changes_are_asked_about_and_recovered_after_a_crash() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::N);
     h.run_ok();
     assert!(h.query_by_label("Unsaved changes").is_some());
+    // The question takes the keys: Space opens no add-node menu on top of it.
+    h.key_press(Key::Space);
+    h.run_ok();
+    assert!(h.state().canvas.add_popup.is_none(), "no add-node menu under the question");
     h.get_by_label("Cancel").click();
     h.run_ok();
     assert_eq!(count(&h, "value 21.0"), 1);

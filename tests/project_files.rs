@@ -192,3 +192,21 @@ fn a_cycle_in_a_file_is_reported_not_fatal() {
     // The rest of the graph still evaluates.
     assert!(a.is_evaluable(p.graph.find("d").unwrap().id));
 }
+
+/// Saving goes through a private temp file: the saved file must keep the target's
+/// permissions (a new one gets 0644), not the temp file's 0600.
+#[cfg(unix)]
+#[test]
+fn saving_keeps_the_files_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.ron");
+    let p = nodegrad::project::Project::load(&common::project_path("computational-graph.ron"))
+        .unwrap();
+    p.save(&file).unwrap();
+    let mode = |f: &std::path::Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o644, "a new file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    p.save(&file).unwrap();
+    assert_eq!(mode(&file), 0o664, "an existing file keeps its mode");
+}

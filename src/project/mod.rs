@@ -409,10 +409,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let prefix = temp_prefix(path);
     remove_stale_temps(&dir, &prefix);
     let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(&dir)?;
+    // The temp file is private (0600); the saved file keeps the target's permissions, or a
+    // new file gets the usual ones, so saving never locks out a group or a web server.
+    let permissions = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .ok()
+        .or_else(new_file_permissions);
+    if let Some(p) = permissions {
+        tmp.as_file().set_permissions(p)?;
+    }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
 }
 
 /// `.NAME.nodegrad-tmp-`: hidden, named after the target, and recognisably ours.

@@ -428,6 +428,11 @@ impl NodegradApp {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
+        // A question on screen (discard changes? a file that failed to load, a recovery)
+        // takes the keys: Space must not open the add-node menu on top of it.
+        if self.confirm.is_some() || self.load_error.is_some() || self.recovery.offer.is_some() {
+            return;
+        }
         let typing = ctx.egui_wants_keyboard_input();
         let cmd = |m: Modifiers, k: Key| KeyboardShortcut::new(m, k);
         let shift_cmd = Modifiers::COMMAND | Modifiers::SHIFT;
