@@ -653,3 +653,28 @@ fn the_gradient_norms_of_two_networks_are_told_apart_snapshot() {
     h.run_steps(4);
     h.snapshot_options("dashboard-vanishing-weights", &options);
 }
+
+/// A click on a menu item that lies over a card picks the item, not the card (View >
+/// Light theme used to select the card under it as well).
+#[test]
+fn a_menu_click_over_a_card_does_not_select_the_card() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = example("computational-graph.ron", storage.path(), [1280.0, 720.0]);
+    fit(&mut h);
+    h.get_by_label("View").click();
+    h.run_ok();
+    let item = h.get_by_label("Light theme").rect().center();
+    // At 1280x720 after Fit the View menu opens over card `a`: the click lands on both.
+    let a = id(&h, "a");
+    let card = h.state().canvas.node_screen_rect(a).unwrap();
+    assert!(card.contains(item), "card {card:?} under the item {item:?}");
+    assert!(h.query_by_label("Light theme").is_some(), "the menu is still open");
+    h.get_by_label("Light theme").click();
+    h.run_ok();
+    assert!(!h.state().settings.dark, "the item was taken");
+    assert!(
+        h.state().canvas.selection.is_empty(),
+        "the card under the menu item is not selected: {:?}",
+        h.state().canvas.selection
+    );
+}

@@ -259,6 +259,7 @@ impl Canvas {
             edits,
             selection: &self.selection,
             clicked: &mut clicked,
+            pointer_on_canvas: on_top,
             node_rects: &mut self.node_rects,
             pin_rows: &mut self.pin_rows,
             view: view_rect,

@@ -104,6 +104,9 @@ pub(super) struct Viewer<'a> {
     pub(super) edits: &'a mut Vec<Edit>,
     pub(super) selection: &'a BTreeSet<NodeId>,
     pub(super) clicked: &'a mut Option<(NodeId, Modifiers)>,
+    /// The pointer is over the canvas itself, not a menu, window or the zoom overlay above
+    /// it: only then does a click select a card.
+    pub(super) pointer_on_canvas: bool,
     pub(super) node_rects: &'a mut BTreeMap<NodeId, Rect>,
     pub(super) pin_rows: &'a mut BTreeMap<PinRef, f32>,
     pub(super) view: Rect,
@@ -512,7 +515,7 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         let (clicked, pointer) =
             ui.input(|i| (i.pointer.primary_clicked(), i.pointer.interact_pos()));
         let on_screen = *self.to_global * rect;
-        if clicked && pointer.is_some_and(|p| on_screen.contains(p)) {
+        if clicked && self.pointer_on_canvas && pointer.is_some_and(|p| on_screen.contains(p)) {
             *self.clicked = Some((id, ui.input(|i| i.modifiers)));
         }
         // A double click on the title bar renames in place (see `show_header`).
