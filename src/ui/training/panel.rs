@@ -21,6 +21,13 @@ use crate::ui::document::Edit;
 use crate::ui::plot::classes::{class_color, image_cell};
 use crate::ui::training::dashboard::{self, CurveOptions, Run, View};
 use crate::ui::training::run_state::{Latest, Progress, RunState};
+
+/// What the status bar says when training hands its weights to the graph. The cards show
+/// the one sample in the Input nodes, not the dataset the curves average over, so their loss
+/// can differ a lot from the curves: say so where the student reads it.
+const WEIGHTS_IN_THE_GRAPH: &str =
+    "the trained weights are in the graph (the cards show the one sample in the inputs)";
+
 pub use crate::ui::training::settings::guess_config;
 use crate::ui::training::settings::settings_ui;
 
@@ -232,7 +239,7 @@ impl TrainingPanel {
                 Event::Paused { weights: w } => {
                     self.state = RunState::Paused;
                     weights = Some(w);
-                    message = Some("Training paused: the trained weights are in the graph".into());
+                    message = Some(format!("Training paused: {WEIGHTS_IN_THE_GRAPH}"));
                 }
                 Event::Finished { why, weights: w } => {
                     let text = match why {
@@ -243,9 +250,7 @@ impl TrainingPanel {
                              (its weights are kept)"
                         ),
                     };
-                    message = Some(format!(
-                        "Training {text}: the trained weights are in the graph"
-                    ));
+                    message = Some(format!("Training {text}: {WEIGHTS_IN_THE_GRAPH}"));
                     self.state = RunState::Finished(text);
                     weights = Some(w);
                 }
