@@ -331,11 +331,15 @@ impl Engine {
         edges: &[Edge],
     ) -> Result<Vec<Option<f64>>, ExecError> {
         let scalar = |id: NodeId| eval.nodes.get(&id).is_some_and(|n| n.value.len() == 1);
-        // One run per consumer: its input leaves, keyed by port.
-        let mut leaves: BTreeMap<NodeId, Vec<Tensor<RANK>>> = BTreeMap::new();
-        let mut total: Option<Tensor<1>> = None;
+        // Consumers with the same op (settings included), shapes and no tensors of their own
+        // run as one batch, a row each (burn ops are per sample along the batch axis); the
+        // others run alone. `runs[r][port]` is a leaf; `at[consumer] = (r, row)`.
+        let mut runs: Vec<Vec<Tensor<RANK>>> = Vec::new();
+        let mut at: BTreeMap<NodeId, (usize, usize)> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+        let mut terms: Vec<Tensor<1>> = Vec::new();
         for e in edges {
-            if leaves.contains_key(&e.to) || !scalar(e.to) || !scalar(e.from) {
+            if at.contains_key(&e.to) || !scalar(e.to) || !scalar(e.from) {
                 continue;
             }
             let (Some(node), Some(out_shape), Some(evaluated)) = (
@@ -346,19 +350,28 @@ impl Engine {
                 continue;
             };
             let arity = node.op.arity();
-            let mut xs = Vec::with_capacity(arity);
-            let mut shapes = Vec::with_capacity(arity);
-            for port in 0..arity {
-                let Some(src) = graph.input(e.to, port) else { break };
-                let (Some(v), Some(s)) = (eval.nodes.get(&src), analysis.shapes.get(&src)) else {
-                    break;
-                };
-                xs.push(upload(&v.value, &self.device, self.dtype).require_grad());
-                shapes.push(s.as_slice());
-            }
-            if xs.len() != arity {
+            let sources: Vec<NodeId> = (0..arity)
+                .map_while(|port| graph.input(e.to, port))
+                .filter(|src| eval.nodes.contains_key(src) && analysis.shapes.contains_key(src))
+                .collect();
+            if sources.len() != arity {
                 continue;
             }
+            let owns_nothing = analysis.owned.get(&e.to).is_none_or(Vec::is_empty);
+            if owns_nothing && !node.op.is_source() && sources.iter().all(|s| scalar(*s)) {
+                let shapes: Vec<&Vec<usize>> =
+                    sources.iter().map(|s| &analysis.shapes[s]).collect();
+                let key = format!("{:?}|{shapes:?}|{out_shape:?}", node.op);
+                let group = groups.entry(key).or_default();
+                group.push(e.to);
+                at.insert(e.to, (usize::MAX, 0));
+                continue;
+            }
+            let xs: Vec<Tensor<RANK>> = sources
+                .iter()
+                .map(|src| upload(&eval.nodes[src].value, &self.device, self.dtype).require_grad())
+                .collect();
+            let shapes = sources.iter().map(|src| analysis.shapes[src].as_slice()).collect();
             let owned = evaluated
                 .tensors
                 .iter()
@@ -380,36 +393,98 @@ impl Engine {
                     training: false,
                 },
             ) else {
+                at.remove(&e.to);
                 continue;
             };
-            let term = out.sum();
-            total = Some(match total {
-                Some(t) => t + term,
-                None => term,
-            });
-            leaves.insert(e.to, inputs);
+            terms.push(out.sum());
+            at.insert(e.to, (runs.len(), 0));
+            runs.push(inputs);
         }
-        let Some(total) = total else {
+        for ids in groups.values() {
+            let Some(first) = ids.first().and_then(|id| graph.node(*id)) else {
+                continue;
+            };
+            let arity = first.op.arity();
+            let rows = ids.len();
+            let mut xs = Vec::with_capacity(arity);
+            let mut shapes = Vec::with_capacity(arity);
+            for port in 0..arity {
+                let values: Vec<f64> = ids
+                    .iter()
+                    .filter_map(|id| {
+                        let src = graph.input(*id, port)?;
+                        eval.nodes.get(&src).map(|n| n.value.data()[0])
+                    })
+                    .collect();
+                let src = graph.input(first.id, port);
+                let (true, Some(shape)) =
+                    (values.len() == rows, src.and_then(|s| analysis.shapes.get(&s)))
+                else {
+                    break;
+                };
+                let column = Array::new(vec![rows], values).map_err(ExecError::Backend)?;
+                let t = upload(&column, &self.device, self.dtype).reshape([rows, 1, 1, 1]);
+                xs.push(t.require_grad());
+                shapes.push(shape.as_slice());
+            }
+            let out_shape = analysis.shapes.get(&first.id);
+            let (true, Some(out_shape)) = (xs.len() == arity, out_shape) else {
+                for id in ids {
+                    at.remove(id);
+                }
+                continue;
+            };
+            let inputs = xs.clone();
+            let out = forward(
+                &first.op,
+                OpInputs {
+                    xs,
+                    shapes,
+                    owned: Vec::new(),
+                    out_shape,
+                    eps: self.eps(),
+                    training: false,
+                },
+            );
+            let Some(out) = out else {
+                for id in ids {
+                    at.remove(id);
+                }
+                continue;
+            };
+            terms.push(out.sum());
+            for (row, id) in ids.iter().enumerate() {
+                at.insert(*id, (runs.len(), row));
+            }
+            runs.push(inputs);
+        }
+        if terms.is_empty() {
             return Ok(vec![None; edges.len()]);
-        };
+        }
+        let total = Tensor::cat(terms, 0).sum();
         // Consumers that pass no gradient (a Step) leave the sum untracked: a zero leaf keeps
         // it on the tape, and their inputs get the 0 they truly have.
         let z = Tensor::<1>::zeros(total.dims(), (&self.device, self.dtype)).require_grad();
         let grads = (total + z).sum().backward();
         let mut batch = layout::Readback::default();
-        let slots: Vec<Option<Option<usize>>> = edges
+        let slots: Vec<Vec<Option<usize>>> = runs
             .iter()
-            .map(|e| {
-                let leaf = leaves.get(&e.to)?.get(e.port)?;
-                Some(leaf.grad(&grads).map(|g| batch.push(g)))
+            .map(|leaves| {
+                leaves
+                    .iter()
+                    .map(|leaf| leaf.grad(&grads).map(|g| batch.push(g)))
+                    .collect()
             })
             .collect();
         let data = batch.fetch().map_err(ExecError::Backend)?;
-        Ok(slots
-            .into_iter()
-            .map(|slot| match slot? {
-                Some(i) => data.get(i).and_then(|d| (d.len() == 1).then(|| d[0])),
-                None => Some(0.0),
+        Ok(edges
+            .iter()
+            .map(|e| {
+                let &(run, row) = at.get(&e.to)?;
+                match *slots.get(run)?.get(e.port)? {
+                    Some(i) => data.get(i)?.get(row).copied(),
+                    None => Some(0.0),
+                }
             })
             .collect())
     }
