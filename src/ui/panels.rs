@@ -486,20 +486,25 @@ fn gradcheck_window(
                         format!("{failed} failed")
                     }
                 ));
-                egui::Grid::new("gradcheck").striped(true).show(ui, |ui| {
-                    ui.strong("node");
-                    ui.strong("tensor");
-                    ui.strong("values");
-                    ui.strong("max relative error");
-                    ui.end_row();
-                    for c in checks {
-                        let name = graph
-                            .node(c.node)
-                            .map(|n| n.name.clone())
-                            .unwrap_or_default();
-                        ui.label(name);
-                        ui.label(&c.key);
-                        ui.label(if c.kinks > 0 {
+                // A big graph has many tensors: the table scrolls inside the window, which
+                // never runs past the app's bottom edge.
+                egui::ScrollArea::vertical()
+                    .max_height(360.0)
+                    .show(ui, |ui| {
+                        egui::Grid::new("gradcheck").striped(true).show(ui, |ui| {
+                            ui.strong("node");
+                            ui.strong("tensor");
+                            ui.strong("values");
+                            ui.strong("max relative error");
+                            ui.end_row();
+                            for c in checks {
+                                let name = graph
+                                    .node(c.node)
+                                    .map(|n| n.name.clone())
+                                    .unwrap_or_default();
+                                ui.label(name);
+                                ui.label(&c.key);
+                                ui.label(if c.kinks > 0 {
                             format!("{} ({} at a kink)", c.values_checked, c.kinks)
                         } else {
                             c.values_checked.to_string()
@@ -508,15 +513,21 @@ fn gradcheck_window(
                             "A value at a kink (ReLU at 0, a max-pool tie) has different left and \
                              right slopes: no derivative to compare, so it is left out",
                         );
-                        let color = if c.passed() {
-                            Color32::from_rgb(90, 180, 90)
-                        } else {
-                            Color32::from_rgb(230, 70, 60)
-                        };
-                        ui.colored_label(color, format!("{:.2e}", c.max_rel_error));
-                        ui.end_row();
-                    }
-                });
+                                let color = if c.passed() {
+                                    Color32::from_rgb(90, 180, 90)
+                                } else {
+                                    Color32::from_rgb(230, 70, 60)
+                                };
+                                let error = if c.max_rel_error == 0.0 {
+                                    "0 (exact)".to_string()
+                                } else {
+                                    format!("{:.2e}", c.max_rel_error)
+                                };
+                                ui.colored_label(color, error);
+                                ui.end_row();
+                            }
+                        });
+                    });
             }
         });
     open
