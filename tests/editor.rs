@@ -361,7 +361,10 @@ fn unsaved_changes_are_asked_about_and_recovered_after_a_crash() {
     // The question takes the keys: Space opens no add-node menu on top of it.
     h.key_press(Key::Space);
     h.run_ok();
-    assert!(h.state().canvas.add_popup.is_none(), "no add-node menu under the question");
+    assert!(
+        h.state().canvas.add_popup.is_none(),
+        "no add-node menu under the question"
+    );
     h.get_by_label("Cancel").click();
     h.run_ok();
     assert_eq!(count(&h, "value 21.0"), 1);
@@ -698,8 +701,8 @@ fn cpu_copy(dir: &Path, name: &str, epochs: usize) -> std::path::PathBuf {
 
 #[test]
 fn the_dashboard_fills_in_while_the_spiral_trains() {
-    use nodegrad::ui::training::dashboard::View;
     use nodegrad::ui::training::RunState;
+    use nodegrad::ui::training::dashboard::View;
     let storage = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = cpu_copy(dir.path(), "spiral-mlp", 15);
@@ -867,7 +870,10 @@ fn train_lenet_in_the_window_then_open_the_first_conv_layers_feature_maps() {
     // Its kernels come below the maps, out of view in this window (the conv block test
     // reads them); the inspector draws the trained ones.
     let eval = h.state().eval.as_ref().unwrap();
-    assert_eq!(eval.nodes[&conv1].tensors["weight"].value.shape(), &[16, 1, 3, 3]);
+    assert_eq!(
+        eval.nodes[&conv1].tensors["weight"].value.shape(),
+        &[16, 1, 3, 3]
+    );
 }
 
 #[test]
@@ -880,7 +886,11 @@ fn undoing_back_to_the_saved_state_clears_the_star_in_the_title() {
     assert!(!h.state().title().contains('*'), "{}", h.state().title());
     type_into(&mut h, "values of b", "4");
     assert!(h.state().title().contains('*'), "{}", h.state().title());
-    assert_eq!(count(&h, "value 39.0"), 1, "J = 3(5 + 4 * 2) = 39 on the card");
+    assert_eq!(
+        count(&h, "value 39.0"),
+        1,
+        "J = 3(5 + 4 * 2) = 39 on the card"
+    );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_ok();
     assert!(

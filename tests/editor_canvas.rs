@@ -668,7 +668,10 @@ fn a_menu_click_over_a_card_does_not_select_the_card() {
     let a = id(&h, "a");
     let card = h.state().canvas.node_screen_rect(a).unwrap();
     assert!(card.contains(item), "card {card:?} under the item {item:?}");
-    assert!(h.query_by_label("Light theme").is_some(), "the menu is still open");
+    assert!(
+        h.query_by_label("Light theme").is_some(),
+        "the menu is still open"
+    );
     h.get_by_label("Light theme").click();
     h.run_ok();
     assert!(!h.state().settings.dark, "the item was taken");

@@ -148,7 +148,11 @@ fn snapshot(h: &mut Harness<'_, NodegradApp>, name: &str) {
     // A little slack for another Mesa version's anti-aliasing; more for the 33 large-type
     // summary cards of vanishing-gradients at 16%, whose edges land a sub-pixel apart from
     // run to run (about 1,300 pixels; a moved card or a new widget is tens of thousands).
-    let slack = if name.contains("vanishing") { 4000 } else { 1200 };
+    let slack = if name.contains("vanishing") {
+        4000
+    } else {
+        1200
+    };
     let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(slack);
     h.snapshot_options(name, &options);
 }

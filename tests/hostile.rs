@@ -294,7 +294,8 @@ fn step_as_the_output_evaluates_and_says_no_gradient_flows() {
         .map(|s| s.text)
         .collect();
     assert!(
-        back.iter().any(|t| t.starts_with("ds/dm = ds/ds * ∂s/∂m = [0.0, 0.0]")),
+        back.iter()
+            .any(|t| t.starts_with("ds/dm = ds/ds * ∂s/∂m = [0.0, 0.0]")),
         "{back:?}"
     );
 }

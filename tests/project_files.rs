@@ -201,8 +201,8 @@ fn saving_keeps_the_files_permissions() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.ron");
-    let p = nodegrad::project::Project::load(&common::project_path("computational-graph.ron"))
-        .unwrap();
+    let p =
+        nodegrad::project::Project::load(&common::project_path("computational-graph.ron")).unwrap();
     p.save(&file).unwrap();
     let mode = |f: &std::path::Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o644, "a new file");

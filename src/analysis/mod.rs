@@ -222,7 +222,10 @@ fn infer_shapes(graph: &Graph, options: &Options, a: &mut Analysis) {
             } else if let Some(t) = biggest_owned {
                 format!("its {} {}", t.key, fmt_shape(&t.shape))
             } else if batch > 1 {
-                format!("its output {} for each of {batch} samples", fmt_shape(&shape))
+                format!(
+                    "its output {} for each of {batch} samples",
+                    fmt_shape(&shape)
+                )
             } else {
                 format!("its output {}", fmt_shape(&shape))
             };

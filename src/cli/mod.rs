@@ -67,7 +67,12 @@ fn check_select(file: &Path, name: &str) -> anyhow::Result<()> {
     }
     let mut names: Vec<&str> = project.graph.nodes().map(|n| n.name.as_str()).collect();
     names.sort_unstable();
-    let shown = names.iter().take(20).copied().collect::<Vec<_>>().join(", ");
+    let shown = names
+        .iter()
+        .take(20)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     let more = if names.len() > 20 { ", …" } else { "" };
     anyhow::bail!(
         "--select {name}: {} has no node named {name:?} (its nodes: {shown}{more})",

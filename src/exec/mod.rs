@@ -371,14 +371,20 @@ impl Engine {
                 .iter()
                 .map(|src| upload(&eval.nodes[src].value, &self.device, self.dtype).require_grad())
                 .collect();
-            let shapes = sources.iter().map(|src| analysis.shapes[src].as_slice()).collect();
+            let shapes = sources
+                .iter()
+                .map(|src| analysis.shapes[src].as_slice())
+                .collect();
             let owned = evaluated
                 .tensors
                 .iter()
                 .filter_map(|(k, t)| {
-                    analysis.owned.get(&e.to)?.iter().find(|spec| spec.key == k).map(|spec| {
-                        (spec.key, upload(&t.value, &self.device, self.dtype))
-                    })
+                    analysis
+                        .owned
+                        .get(&e.to)?
+                        .iter()
+                        .find(|spec| spec.key == k)
+                        .map(|spec| (spec.key, upload(&t.value, &self.device, self.dtype)))
                 })
                 .collect();
             let inputs = xs.clone();
@@ -417,9 +423,10 @@ impl Engine {
                     })
                     .collect();
                 let src = graph.input(first.id, port);
-                let (true, Some(shape)) =
-                    (values.len() == rows, src.and_then(|s| analysis.shapes.get(&s)))
-                else {
+                let (true, Some(shape)) = (
+                    values.len() == rows,
+                    src.and_then(|s| analysis.shapes.get(&s)),
+                ) else {
                     break;
                 };
                 let column = Array::new(vec![rows], values).map_err(ExecError::Backend)?;

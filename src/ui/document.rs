@@ -228,7 +228,10 @@ impl Document {
         let Some((graph, state)) = from.pop() else {
             return false;
         };
-        to.push((std::mem::replace(&mut self.project.graph, graph), self.state));
+        to.push((
+            std::mem::replace(&mut self.project.graph, graph),
+            self.state,
+        ));
         self.state = state;
         self.after_change();
         true

@@ -16,10 +16,10 @@ use crate::graph::{Graph, NodeId};
 use crate::ui::document::{Document, Edit};
 use crate::ui::editor::menus::{Filter, add_node_menu};
 
+pub use crate::ui::editor::viewer::{CardText, FitCrossing, PinRef};
 use crate::ui::editor::viewer::{MAX_ZOOM, MIN_ZOOM, Viewer, style};
 pub use crate::ui::editor::viewer::{MIN_VALUE_PX, SUMMARY_BELOW, start_rename};
 use crate::ui::stepping::Reveal;
-pub use crate::ui::editor::viewer::{CardText, FitCrossing, PinRef};
 
 pub const CANVAS_ID: &str = "nodegrad-canvas";
 
