@@ -337,9 +337,10 @@ impl Engine {
         let mut runs: Vec<Vec<Tensor<RANK>>> = Vec::new();
         let mut at: BTreeMap<NodeId, (usize, usize)> = BTreeMap::new();
         let mut groups: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+        let mut seen: std::collections::BTreeSet<NodeId> = std::collections::BTreeSet::new();
         let mut terms: Vec<Tensor<1>> = Vec::new();
         for e in edges {
-            if at.contains_key(&e.to) || !scalar(e.to) || !scalar(e.from) {
+            if !scalar(e.to) || !scalar(e.from) || !seen.insert(e.to) {
                 continue;
             }
             let (Some(node), Some(out_shape), Some(evaluated)) = (
@@ -364,7 +365,6 @@ impl Engine {
                 let key = format!("{:?}|{shapes:?}|{out_shape:?}", node.op);
                 let group = groups.entry(key).or_default();
                 group.push(e.to);
-                at.insert(e.to, (usize::MAX, 0));
                 continue;
             }
             let xs: Vec<Tensor<RANK>> = sources
@@ -399,7 +399,6 @@ impl Engine {
                     training: false,
                 },
             ) else {
-                at.remove(&e.to);
                 continue;
             };
             terms.push(out.sum());
@@ -436,13 +435,10 @@ impl Engine {
             }
             let out_shape = analysis.shapes.get(&first.id);
             let (true, Some(out_shape)) = (xs.len() == arity, out_shape) else {
-                for id in ids {
-                    at.remove(id);
-                }
                 continue;
             };
             let inputs = xs.clone();
-            let out = forward(
+            let Some(out) = forward(
                 &first.op,
                 OpInputs {
                     xs,
@@ -452,11 +448,7 @@ impl Engine {
                     eps: self.eps(),
                     training: false,
                 },
-            );
-            let Some(out) = out else {
-                for id in ids {
-                    at.remove(id);
-                }
+            ) else {
                 continue;
             };
             terms.push(out.sum());
