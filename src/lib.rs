@@ -12,5 +12,6 @@ pub mod exec;
 pub mod train;
 pub mod stepper;
 pub mod gradcheck;
+pub mod interop;
 pub mod cli;
 pub mod ui;
