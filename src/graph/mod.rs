@@ -4,6 +4,7 @@
 //! **Architecture Invariant:** this module knows nothing of burn, egui or files.
 
 pub mod array;
+pub mod expand;
 pub mod init;
 pub mod ops;
 pub mod shapes;
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 pub use array::{Array, Shape, fmt_number, fmt_shape, numel};
+pub use expand::Expansion;
 pub use init::Init;
 pub use ops::{Category, Op, OpSpec, OwnedTensor};
 
@@ -133,6 +135,8 @@ pub struct Graph {
     pub output: Option<NodeId>,
     /// Seed for initializers (mixed with node ids).
     pub seed: u64,
+    /// Dense layers opened into their neurons, keyed by the layer's id (`expand.rs`).
+    expansions: BTreeMap<NodeId, Expansion>,
 }
 
 /// Bookkeeping only: two graphs with the same nodes and edges are equal whatever their hints.
@@ -302,6 +306,9 @@ impl Graph {
         if self.output == Some(id) {
             self.output = None;
         }
+        // A deleted layer cannot collapse; a deleted neuron node leaves the group, whose
+        // collapse then says which node is missing.
+        self.expansions.remove(&id);
         Some((node, edges))
     }
 
@@ -433,6 +440,21 @@ impl Graph {
         Ok(())
     }
 
+    /// The expanded layers, by the id of the layer (now the Concat of its neurons).
+    pub fn expansions(&self) -> &BTreeMap<NodeId, Expansion> {
+        &self.expansions
+    }
+
+    /// Records that `layer` is expanded (`expand::expand` and the project loader).
+    pub fn set_expansion(&mut self, layer: NodeId, expansion: Expansion) {
+        self.expansions.insert(layer, expansion);
+    }
+
+    /// Forgets that `layer` is expanded and returns what was recorded.
+    pub fn take_expansion(&mut self, layer: NodeId) -> Option<Expansion> {
+        self.expansions.remove(&layer)
+    }
+
     /// `--set NAME=VALUE`: overrides the value of an Input, Constant or Parameter by name.
     pub fn set_value_by_name(&mut self, name: &str, value: Array) -> Result<(), String> {
         let Some(node) = self.names.get(name).and_then(|id| self.nodes.get_mut(id)) else {
@@ -505,6 +527,7 @@ mod tests {
         let sources = [
             ("mod.rs", include_str!("mod.rs")),
             ("array.rs", include_str!("array.rs")),
+            ("expand.rs", include_str!("expand.rs")),
             ("init.rs", include_str!("init.rs")),
             ("ops.rs", include_str!("ops.rs")),
             ("shapes.rs", include_str!("shapes.rs")),

@@ -30,6 +30,36 @@ pub struct ProjectFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<super::training::TrainingConfig>,
     pub nodes: Vec<NodeFile>,
+    /// Dense layers opened into their neurons (`graph::expand`), so they still collapse
+    /// after the file is reopened. Older files have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expanded: Vec<ExpandedFile>,
+}
+
+/// An expanded Dense layer: the layer's node (now the Concat of its neurons) and each
+/// neuron's nodes, by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpandedFile {
+    pub layer: String,
+    /// The Dense op it collapses back into.
+    pub op: Op,
+    /// The layer's input length.
+    pub inputs: usize,
+    /// How far the nodes right of the layer were moved aside.
+    #[serde(default)]
+    pub shift: f32,
+    pub neurons: Vec<NeuronFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeuronFile {
+    pub weights: String,
+    pub mul: String,
+    pub sum: String,
+    pub bias: String,
+    pub add: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -297,6 +297,18 @@ impl Project {
                 )),
             }
         }
+        for ex in &file.expanded {
+            match expansion_from_file(ex, &by_name) {
+                Ok(e) => graph.set_expansion(by_name[&ex.layer], e),
+                Err(message) => load_diagnostics.push(Diagnostic::graph(
+                    Severity::Warning,
+                    format!(
+                        "the expanded layer `{}` {message}: it stays as it is and cannot collapse",
+                        ex.layer
+                    ),
+                )),
+            }
+        }
         if let Some(q) = &file.quiz {
             for name in q.ask.iter().filter(|n| !by_name.contains_key(*n)) {
                 load_diagnostics.push(Diagnostic::graph(
@@ -368,6 +380,27 @@ impl Project {
             quiz: self.quiz.clone(),
             training: self.training.clone(),
             nodes,
+            expanded: g
+                .expansions()
+                .iter()
+                .map(|(&layer, e)| format::ExpandedFile {
+                    layer: name(layer),
+                    op: e.op.clone(),
+                    inputs: e.inputs,
+                    shift: e.shift,
+                    neurons: e
+                        .neurons
+                        .iter()
+                        .map(|n| format::NeuronFile {
+                            weights: name(n.weights),
+                            mul: name(n.mul),
+                            sum: name(n.sum),
+                            bias: name(n.bias),
+                            add: name(n.add),
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 
@@ -459,6 +492,52 @@ fn remove_stale_temps(dir: &Path, prefix: &str) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// An expanded layer's record with names turned into ids, or what is wrong with it.
+fn expansion_from_file(
+    ex: &format::ExpandedFile,
+    by_name: &BTreeMap<String, NodeId>,
+) -> Result<crate::graph::Expansion, String> {
+    use crate::graph::expand::{MAX_INPUTS, MAX_UNITS, Neuron};
+    let id = |name: &str| {
+        by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("names `{name}`, but no node is called that"))
+    };
+    id(&ex.layer)?;
+    let crate::graph::Op::Dense { units, .. } = &ex.op else {
+        return Err(format!("collapses into a {}, not a Dense", ex.op.name()));
+    };
+    if *units != ex.neurons.len() || *units > MAX_UNITS || ex.inputs > MAX_INPUTS || ex.inputs == 0
+    {
+        return Err(format!(
+            "lists {} neurons of {} inputs for {units} units: a layer opens up to \
+             {MAX_INPUTS} inputs x {MAX_UNITS} units, one neuron per unit",
+            ex.neurons.len(),
+            ex.inputs
+        ));
+    }
+    let neurons = ex
+        .neurons
+        .iter()
+        .map(|n| {
+            Ok(Neuron {
+                weights: id(&n.weights)?,
+                mul: id(&n.mul)?,
+                sum: id(&n.sum)?,
+                bias: id(&n.bias)?,
+                add: id(&n.add)?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(crate::graph::Expansion {
+        op: ex.op.clone(),
+        inputs: ex.inputs,
+        shift: if ex.shift.is_finite() { ex.shift } else { 0.0 },
+        neurons,
+    })
 }
 
 fn to_array(v: &ValueFile) -> Result<Array, String> {

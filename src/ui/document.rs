@@ -46,6 +46,14 @@ pub enum Edit {
         offset: [f32; 2],
     },
     Duplicate(Vec<NodeId>),
+    /// Opens a Dense layer into its neurons (`graph::expand`); `input_shape` is the shape
+    /// analysis gave its input.
+    ExpandLayer {
+        layer: NodeId,
+        input_shape: Vec<usize>,
+    },
+    /// Turns an expanded layer (by the layer's id) back into its Dense.
+    CollapseLayer(NodeId),
 }
 
 impl Edit {
@@ -385,6 +393,10 @@ fn apply_to(g: &mut Graph, edit: &Edit) -> Result<Vec<NodeId>, String> {
             }
             insert_fragment(g, &sub, [40.0, 40.0]).map_err(|e| format!("cannot duplicate: {e}"))
         }
+        Edit::ExpandLayer { layer, input_shape } => {
+            crate::graph::expand::expand(g, *layer, input_shape).map(|_| vec![])
+        }
+        Edit::CollapseLayer(layer) => crate::graph::expand::collapse(g, *layer).map(|_| vec![]),
     }
 }
 

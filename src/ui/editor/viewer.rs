@@ -15,7 +15,7 @@ use crate::graph::{Graph, NodeId};
 
 use crate::ui::document::Edit;
 use crate::ui::editor::card;
-use crate::ui::editor::menus::{Filter, add_node_menu};
+use crate::ui::editor::menus::{Filter, add_node_menu, layer_menu_ui};
 use crate::ui::stepping::Reveal;
 
 /// Below this zoom, cards drop their editors and show only their name, value and gradient
@@ -613,6 +613,10 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
         {
             self.edits
                 .push(Edit::SetOutput(if is_output { None } else { Some(id) }));
+            ui.close();
+        }
+        if let Some(edit) = layer_menu_ui(ui, self.graph, self.analysis, id) {
+            self.edits.push(edit);
             ui.close();
         }
         if ui.button("Duplicate  (Ctrl+D)").clicked() {
