@@ -11,7 +11,7 @@ use std::path::Path;
 use common::{assert_close, eval_cpu, load};
 use egui::{Modifiers, Vec2};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use nodegrad::analysis::analyze;
 use nodegrad::exec::Evaluation;
 use nodegrad::graph::expand::{self, MAX_INPUTS, MAX_UNITS};
@@ -78,7 +78,11 @@ fn assert_same_numbers(before: &Graph, after: &Graph, name: &str) {
         );
         shared += 1;
     }
-    assert_eq!(shared, before.len(), "every node of the layer's graph is still there");
+    assert_eq!(
+        shared,
+        before.len(),
+        "every node of the layer's graph is still there"
+    );
     let dense = &eb.nodes[&layer].tensors;
     let (w, b) = (&dense["weight"], &dense["bias"]);
     let (w_grad, b_grad) = (w.grad.as_ref().unwrap(), b.grad.as_ref().unwrap());
@@ -92,7 +96,12 @@ fn assert_same_numbers(before: &Graph, after: &Graph, name: &str) {
         let bv = &ea.nodes[&nr.bias];
         for i in 0..*n {
             let what = format!("{name} w[{i},{j}]");
-            assert_close(wv.value.data()[i], w.value.data()[i * units + j], TOL, &what);
+            assert_close(
+                wv.value.data()[i],
+                w.value.data()[i * units + j],
+                TOL,
+                &what,
+            );
             let g = wv.grad.as_ref().unwrap().data()[i];
             assert_close(g, w_grad.data()[i * units + j], TOL, &format!("dJ/d{what}"));
         }
@@ -115,7 +124,7 @@ fn each_dense_of_xor_mlp_expands_to_the_same_values_and_gradients() {
     let value = |n: &str| ev.nodes[&id(&e, n)].value.data().to_vec();
     assert_eq!(value("hidden_n0_w"), [6.0, 6.0], "column 0 of W");
     assert_eq!(value("hidden_n1_w"), [4.0, 4.0], "column 1 of W");
-    assert_eq!(value("hidden_n0_mul"), [6.0, 0.0], "x_i w_i0");
+    assert_eq!(value("hidden_n0_xw"), [6.0, 0.0], "x_i w_i0");
     assert_eq!(value("hidden_n0"), [3.0], "6 + 0 - 3");
     assert_eq!(value("hidden_n1"), [-2.0], "4 + 0 - 6");
     assert_eq!(value("hidden"), [3.0, -2.0], "the neurons joined");
@@ -127,8 +136,12 @@ fn a_dense_on_a_flattened_input_with_drawn_weights_expands_to_the_same_numbers()
     // -> Tanh -> MSE against a target.
     let mut g = Graph::new();
     let x = g.add(Op::Input, [0.0, 0.0]);
-    g.set_tensor(x, "value", Array::new(vec![2, 2], vec![0.5, -1.0, 2.0, 0.25]).unwrap())
-        .unwrap();
+    g.set_tensor(
+        x,
+        "value",
+        Array::new(vec![2, 2], vec![0.5, -1.0, 2.0, 0.25]).unwrap(),
+    )
+    .unwrap();
     let f = g.add(Op::Flatten, [250.0, 0.0]);
     let d = g.add(
         Op::Dense {
@@ -139,7 +152,8 @@ fn a_dense_on_a_flattened_input_with_drawn_weights_expands_to_the_same_numbers()
     );
     let t = g.add(Op::Tanh, [750.0, 0.0]);
     let y = g.add(Op::Constant, [750.0, 300.0]);
-    g.set_tensor(y, "value", Array::vector(vec![0.1, -0.2, 0.3])).unwrap();
+    g.set_tensor(y, "value", Array::vector(vec![0.1, -0.2, 0.3]))
+        .unwrap();
     let l = g.add(Op::MSE, [1000.0, 0.0]);
     for (from, to, port) in [(x, f, 0), (f, d, 0), (d, t, 0), (t, l, 0), (y, l, 1)] {
         g.connect(from, to, port).unwrap();
@@ -209,7 +223,11 @@ fn training_batches_flow_through_the_neurons_as_through_the_layer() {
     // The trained weights agree too: the layer's column j is neuron j's weights.
     let layer = id(&p.graph, "dense1");
     let wa = a.weights().unwrap();
-    let w = &wa.iter().find(|(n, k, _)| *n == layer && k == "weight").unwrap().2;
+    let w = &wa
+        .iter()
+        .find(|(n, k, _)| *n == layer && k == "weight")
+        .unwrap()
+        .2;
     let wb = b.weights().unwrap();
     for (j, nr) in e.expansions()[&layer].neurons.iter().enumerate() {
         let col = &wb.iter().find(|(n, _, _)| *n == nr.weights).unwrap().2;
@@ -221,7 +239,12 @@ fn training_batches_flow_through_the_neurons_as_through_the_layer() {
 }
 
 /// Nodes and wires by name: what two graphs must share to be "the same graph".
-fn by_name(g: &Graph) -> (Vec<(String, Op, [f32; 2], Vec<(String, Array)>)>, BTreeSet<(String, String, usize)>) {
+fn by_name(
+    g: &Graph,
+) -> (
+    Vec<(String, Op, [f32; 2], Vec<(String, Array)>)>,
+    BTreeSet<(String, String, usize)>,
+) {
     let mut nodes: Vec<_> = g
         .nodes()
         .map(|n| {
@@ -229,13 +252,19 @@ fn by_name(g: &Graph) -> (Vec<(String, Op, [f32; 2], Vec<(String, Array)>)>, BTr
                 n.name.clone(),
                 n.op.clone(),
                 n.pos,
-                n.tensors.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                n.tensors
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             )
         })
         .collect();
     nodes.sort_by(|a, b| a.0.cmp(&b.0));
     let name = |id| g.node(id).unwrap().name.clone();
-    let edges = g.edges().map(|e| (name(e.from), name(e.to), e.port)).collect();
+    let edges = g
+        .edges()
+        .map(|e| (name(e.from), name(e.to), e.port))
+        .collect();
     (nodes, edges)
 }
 
@@ -251,7 +280,8 @@ fn collapse_gives_back_the_layer_with_an_edited_weight_at_its_index() {
     assert!(same.expansions().is_empty());
     // Edit W[1, 1] (neuron 1's second weight) and neuron 0's bias, then collapse.
     let w1 = id(&e, "hidden_n1_w");
-    e.set_tensor(w1, "value", Array::vector(vec![4.0, 9.5])).unwrap();
+    e.set_tensor(w1, "value", Array::vector(vec![4.0, 9.5]))
+        .unwrap();
     let b0 = id(&e, "hidden_n0_b");
     e.set_tensor(b0, "value", Array::scalar(-2.5)).unwrap();
     expand::collapse(&mut e, layer).unwrap();
@@ -259,7 +289,11 @@ fn collapse_gives_back_the_layer_with_an_edited_weight_at_its_index() {
     assert_eq!(dense.name, "hidden");
     assert!(matches!(dense.op, Op::Dense { units: 2, .. }));
     assert_eq!(dense.tensors["weight"].shape(), [2, 2]);
-    assert_eq!(dense.tensors["weight"].data(), [6.0, 4.0, 6.0, 9.5], "W[1,1] = 9.5");
+    assert_eq!(
+        dense.tensors["weight"].data(),
+        [6.0, 4.0, 6.0, 9.5],
+        "W[1,1] = 9.5"
+    );
     assert_eq!(dense.tensors["bias"].data(), [-2.5, -6.0]);
     assert_eq!(e.input(layer, 0), Some(id(&e, "x")));
     assert_eq!(e.len(), g.len(), "the neurons are gone");
@@ -283,7 +317,8 @@ fn layers_above_eight_by_eight_and_convolutions_are_refused_with_the_size_and_th
     // 8 x 9 is refused, 8 x 8 is not.
     let mut g = Graph::new();
     let x = g.add(Op::Input, [0.0, 0.0]);
-    g.set_tensor(x, "value", Array::vector(vec![1.0; 8])).unwrap();
+    g.set_tensor(x, "value", Array::vector(vec![1.0; 8]))
+        .unwrap();
     let d = g.add(
         Op::Dense {
             units: 9,
@@ -340,16 +375,24 @@ fn a_group_that_is_no_longer_a_layer_says_why_it_cannot_collapse() {
     assert_eq!(expand::collapse(&mut broken.clone(), layer), Err(why));
     // A rewired product.
     let mut rewired = e.clone();
-    let (w0, mul1) = (id(&rewired, "hidden_n0_w"), id(&rewired, "hidden_n1_mul"));
+    let (w0, mul1) = (id(&rewired, "hidden_n0_w"), id(&rewired, "hidden_n1_xw"));
     rewired.connect(w0, mul1, 1).unwrap();
     let why = expand::check_collapse(&rewired, layer).unwrap_err();
-    assert!(why.contains("`hidden_n1_mul` no longer reads `hidden_n1_w`"), "{why}");
+    assert!(
+        why.contains("`hidden_n1_xw` no longer reads `hidden_n1_w`"),
+        "{why}"
+    );
     // A weight vector of the wrong length.
     let mut resized = e.clone();
     let w = id(&resized, "hidden_n0_w");
-    resized.set_tensor(w, "value", Array::vector(vec![1.0; 3])).unwrap();
+    resized
+        .set_tensor(w, "value", Array::vector(vec![1.0; 3]))
+        .unwrap();
     let why = expand::check_collapse(&resized, layer).unwrap_err();
-    assert!(why.contains("`hidden_n0_w` holds [3]") && why.contains("2 values"), "{why}");
+    assert!(
+        why.contains("`hidden_n0_w` holds [3]") && why.contains("2 values"),
+        "{why}"
+    );
     // A neuron that also feeds something outside the layer.
     let mut tapped = e.clone();
     let extra = tapped.add(Op::Neg, [0.0, 900.0]);
@@ -366,15 +409,26 @@ fn a_group_that_is_no_longer_a_layer_says_why_it_cannot_collapse() {
 #[test]
 fn an_expanded_layer_survives_save_and_reopen_and_old_files_load() {
     let p = load("xor-mlp.ron");
-    assert!(p.to_ron().unwrap().find("expanded").is_none(), "no new field in old files");
+    assert!(
+        p.to_ron().unwrap().find("expanded").is_none(),
+        "no new field in old files"
+    );
     let mut e = p.clone();
     e.graph = expanded(&p.graph, "hidden");
     let text = e.to_ron().unwrap();
     assert!(text.contains("expanded:"), "{text}");
     let back = Project::parse(&text, "saved.ron").unwrap();
-    assert!(back.load_diagnostics.is_empty(), "{:?}", back.load_diagnostics);
+    assert!(
+        back.load_diagnostics.is_empty(),
+        "{:?}",
+        back.load_diagnostics
+    );
     assert_eq!(back.graph.expansions(), e.graph.expansions());
-    assert_eq!(back.to_ron().unwrap(), text, "save -> load -> save is byte-identical");
+    assert_eq!(
+        back.to_ron().unwrap(),
+        text,
+        "save -> load -> save is byte-identical"
+    );
     let mut g = back.graph.clone();
     let layer = id(&g, "hidden");
     expand::collapse(&mut g, layer).unwrap();
@@ -398,17 +452,30 @@ fn expand_and_collapse_are_each_one_undo_step() {
     doc.apply(Edit::ExpandLayer { layer, input_shape }).unwrap();
     assert_eq!(doc.graph().len(), original.len() + 10);
     let w = id(doc.graph(), "hidden_n0_w");
-    doc.apply(Edit::SetTensor(w, "value".into(), Array::vector(vec![7.0, 6.0])))
-        .unwrap();
+    doc.apply(Edit::SetTensor(
+        w,
+        "value".into(),
+        Array::vector(vec![7.0, 6.0]),
+    ))
+    .unwrap();
     doc.apply(Edit::CollapseLayer(layer)).unwrap();
-    assert_eq!(doc.graph().node(layer).unwrap().tensors["weight"].data()[0], 7.0);
+    assert_eq!(
+        doc.graph().node(layer).unwrap().tensors["weight"].data()[0],
+        7.0
+    );
     assert!(doc.undo(), "undo the collapse");
     assert!(doc.graph().expansions().contains_key(&layer));
     assert!(doc.undo(), "undo the weight");
     assert!(doc.undo(), "undo the expansion");
     assert_eq!(doc.graph(), &original);
     // A refused expansion is no step at all.
-    assert!(doc.apply(Edit::ExpandLayer { layer, input_shape: vec![2, 2] }).is_err());
+    assert!(
+        doc.apply(Edit::ExpandLayer {
+            layer,
+            input_shape: vec![2, 2]
+        })
+        .is_err()
+    );
     assert!(!doc.can_undo());
 }
 
@@ -463,6 +530,49 @@ fn snapshot(h: &mut Harness<'_, NodegradApp>, name: &str) {
     h.snapshot_options(name, &options);
 }
 
+/// Left-clicks at `pos` (selects a card).
+fn click_at(h: &mut Harness<'_, NodegradApp>, pos: egui::Pos2) {
+    h.hover_at(pos);
+    h.run_ok();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+    }
+    h.run_ok();
+}
+
+fn title_of(h: &Harness<'_, NodegradApp>, n: NodeId) -> egui::Pos2 {
+    h.state().canvas.node_screen_rect(n).unwrap().left_top() + Vec2::new(14.0, 12.0)
+}
+
+/// No two cards overlap, and every card lies inside the canvas (left of the inspector).
+fn assert_cards_apart(h: &Harness<'_, NodegradApp>, canvas_right: f32) {
+    let g = h.state().doc.graph();
+    let rects: Vec<_> = g
+        .nodes()
+        .map(|n| {
+            let r = h.state().canvas.node_screen_rect(n.id);
+            (
+                n.name.clone(),
+                r.unwrap_or_else(|| panic!("card {} drawn", n.name)),
+            )
+        })
+        .collect();
+    for (i, (a, ra)) in rects.iter().enumerate() {
+        assert!(
+            ra.right() <= canvas_right && ra.left() >= 0.0,
+            "{a} at {ra:?}"
+        );
+        for (b, rb) in &rects[i + 1..] {
+            assert!(!ra.intersects(*rb), "{a} {ra:?} overlaps {b} {rb:?}");
+        }
+    }
+}
+
 #[test]
 fn right_click_expand_edit_a_weight_collapse_and_undo_in_the_window() {
     let storage = tempfile::tempdir().unwrap();
@@ -471,6 +581,7 @@ fn right_click_expand_edit_a_weight_collapse_and_undo_in_the_window() {
         storage.path(),
         [1280.0, 720.0],
     );
+    let opened = h.state().doc.graph().clone();
     let hidden = node(&h, "hidden");
     right_click_title(&mut h, hidden);
     h.get_by_label("Expand into neurons").click();
@@ -478,60 +589,145 @@ fn right_click_expand_edit_a_weight_collapse_and_undo_in_the_window() {
     fit(&mut h);
     let g = h.state().doc.graph().clone();
     assert!(g.expansions().contains_key(&hidden));
-    // The cards shown: each neuron's weights, product, sum, bias and output, and the layer.
-    for name in [
-        "hidden_n0_w",
-        "hidden_n0_mul",
-        "hidden_n0_sum",
-        "hidden_n0_b",
-        "hidden_n0",
-        "hidden_n1_w",
-        "hidden_n1",
-        "hidden",
+    assert_eq!(g.len(), opened.len() + 10, "5 nodes for each of 2 neurons");
+    assert_cards_apart(&h, 870.0);
+    // The cards and their numbers, as the inspector shows them for a clicked card:
+    // neuron 0 = 6 * 1 + 6 * 0 - 3 = 3, neuron 1 = 4 * 1 + 4 * 0 - 6 = -2.
+    for (name, op, value) in [
+        ("hidden_n0", "Add", "3.0"),
+        ("hidden_n1", "Add", "-2.0"),
+        ("hidden_n0_w", "Parameter", "6.0, 6.0"),
+        ("hidden_n1_xw", "Mul", "4.0, 0.0"),
+        ("hidden_n1_b", "Parameter", "-6.0"),
+        ("hidden", "Concat", "3.0, -2.0"),
     ] {
-        assert!(h.query_by_label(name).is_some(), "card {name}");
+        let at = title_of(&h, id(&g, name));
+        click_at(&mut h, at);
+        assert!(
+            h.query_by_label(&format!("{name}  ({op})")).is_some(),
+            "the inspector shows {name}"
+        );
+        assert!(
+            h.query_all_by_label(value).next().is_some(),
+            "{name} shows {value}"
+        );
     }
-    // Their values: neuron 0 = 6 * 1 + 6 * 0 - 3 = 3, neuron 1 = 4 - 6 = -2.
-    let ev = h.state().eval.clone().expect("evaluated");
-    assert_eq!(ev.nodes[&id(&g, "hidden_n0")].value.data(), [3.0]);
-    assert_eq!(ev.nodes[&id(&g, "hidden_n1")].value.data(), [-2.0]);
-    assert!(h.query_by_label("3.0").is_some(), "neuron 0's value on its card");
-    assert!(h.query_by_label("-2.0").is_some(), "neuron 1's value on its card");
-    // Nothing overlaps at 1280x720.
-    let rects: Vec<_> = g
-        .nodes()
-        .filter_map(|n| h.state().canvas.node_screen_rect(n.id).map(|r| (n.name.clone(), r)))
-        .collect();
-    for (i, (a, ra)) in rects.iter().enumerate() {
-        for (b, rb) in &rects[i + 1..] {
-            assert!(!ra.intersects(*rb), "{a} {ra:?} overlaps {b} {rb:?}");
-        }
-    }
+    // The pointer off the cards, the joined vector in the inspector.
+    h.hover_at(egui::Pos2::new(700.0, 540.0));
+    h.run_ok();
     snapshot(&mut h, "neurons-xor-hidden-1280x720");
 
-    // Edit a weight as a person would: neuron 1's weights become (4, 9.5).
+    // Zoom in on neuron 1's weights until the card shows its editor, and type new ones.
     let w1 = id(&g, "hidden_n1_w");
-    h.state_mut()
-        .doc
-        .apply(Edit::SetTensor(w1, "value".into(), Array::vector(vec![4.0, 9.5])))
-        .unwrap();
+    let at = h.state().canvas.node_screen_rect(w1).unwrap().center();
+    h.hover_at(at);
     h.run_ok();
-    // Collapse from the menu of one of the neuron's nodes.
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, 8.0),
+        phase: egui::TouchPhase::Move,
+        modifiers: Modifiers::NONE,
+    });
+    h.run_ok();
+    h.run_steps(30);
+    h.run_ok();
+    h.get_by_label("values of hidden_n1_w").focus();
+    h.run_ok();
+    h.get_by_label("values of hidden_n1_w").type_text("5, 4");
+    h.run_ok();
+    h.key_press(egui::Key::Enter);
+    h.run_ok();
+    let doc_w = h
+        .state()
+        .doc
+        .graph()
+        .node(w1)
+        .unwrap()
+        .value()
+        .unwrap()
+        .clone();
+    assert_eq!(doc_w.data(), [5.0, 4.0], "typed into the weights card");
+    let ev = h.state().eval.clone().expect("evaluated");
+    assert_eq!(ev.nodes[&id(&g, "hidden_n1")].value.data(), [-1.0], "5 - 6");
+    // Collapse from the menu of another node of the same neuron.
+    fit(&mut h);
     right_click_title(&mut h, id(&g, "hidden_n1_sum"));
     h.get_by_label("Collapse into layer").click();
     h.run_ok();
     let dense = h.state().doc.graph().node(hidden).unwrap().clone();
     assert!(matches!(dense.op, Op::Dense { units: 2, .. }));
-    assert_eq!(dense.tensors["weight"].data(), [6.0, 4.0, 6.0, 9.5]);
-    assert!(h.query_by_label("hidden_n0_w").is_none(), "the neurons' cards are gone");
-    // Undo: the collapse, then the edit, then the expansion, each one step.
-    for _ in 0..3 {
+    assert_eq!(
+        dense.tensors["weight"].data(),
+        [6.0, 5.0, 6.0, 4.0],
+        "W[0, 1] = 5, the rest as before"
+    );
+    assert_eq!(h.state().doc.graph().len(), opened.len());
+    let ev = h.state().eval.clone().expect("evaluated");
+    assert_eq!(ev.nodes[&hidden].value.data(), [3.0, -1.0]);
+    // Undo: the collapse, then the typed weights, then the expansion, each one step.
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
+    h.run_ok();
+    assert!(h.state().doc.graph().expansions().contains_key(&hidden));
+    for _ in 0..2 {
         h.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
         h.run_ok();
     }
     assert_eq!(
         h.state().doc.graph(),
-        &load("xor-mlp.ron").graph,
+        &opened,
         "three undos give back the file as opened"
     );
+}
+
+#[test]
+fn a_bigger_layer_expands_readably_at_1920x1080_and_a_too_big_one_says_why() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut h = app(
+        &common::project_path("xor-train.ron"),
+        storage.path(),
+        [1920.0, 1080.0],
+    );
+    let dense1 = node(&h, "dense1");
+    right_click_title(&mut h, dense1);
+    h.get_by_label("Expand into neurons").click();
+    h.run_ok();
+    fit(&mut h);
+    let g = h.state().doc.graph().clone();
+    assert_eq!(g.expansions()[&dense1].neurons.len(), 4);
+    let canvas_right = h
+        .state()
+        .canvas
+        .node_screen_rect(dense1)
+        .map(|_| 1300.0)
+        .unwrap();
+    assert_cards_apart(&h, canvas_right);
+    snapshot(&mut h, "neurons-xor-train-1920x1080");
+
+    // digits-mlp's first layer reads 64 pixels: the item is there, disabled, and says why.
+    let mut h = app(
+        &common::project_path("digits-mlp.ron"),
+        storage.path(),
+        [1280.0, 720.0],
+    );
+    let g = h.state().doc.graph().clone();
+    let first = g
+        .nodes()
+        .find(|n| matches!(n.op, Op::Dense { .. }) && input_shape(&g, n.id) == [64])
+        .unwrap()
+        .id;
+    right_click_title(&mut h, first);
+    let item = h.get_by_label("Expand into neurons");
+    assert!(item.accesskit_node().is_disabled(), "too big to open");
+    let at = item.rect().center();
+    h.hover_at(at);
+    h.run_ok();
+    h.run_steps(30);
+    h.run_ok();
+    assert!(
+        h.query_by_label_contains("64 inputs x").is_some()
+            && h.query_by_label_contains("up to 8 inputs x 8 units")
+                .is_some(),
+        "the hover names the size and the limit"
+    );
+    assert_eq!(h.state().doc.graph(), &g, "nothing changed");
 }

@@ -17,8 +17,10 @@ pub const MAX_UNITS: usize = 8;
 
 /// Canvas distance between the columns of an expanded layer (weights, products, sums,
 /// neurons, the joined vector) and between its neurons' rows.
-const COLUMN: f32 = 230.0;
-const ROW: f32 = 230.0;
+/// Cards keep their size on screen when zoomed out (large-type summaries), so a fitted
+/// graph needs room for a card about every 400 units.
+const COLUMN: f32 = 400.0;
+const ROW: f32 = 480.0;
 /// Columns the expanded layer adds: nodes to the right of the layer move by this much.
 const SHIFT: f32 = 4.0 * COLUMN;
 
@@ -189,7 +191,7 @@ pub fn expand(g: &mut Graph, id: NodeId, input_shape: &[usize]) -> Result<Vec<No
             [x0, y],
             Some(Array::vector(column)),
         );
-        let mul = add_named(g, Op::Mul, &format!("{base}_mul"), [x0 + COLUMN, y], None);
+        let mul = add_named(g, Op::Mul, &format!("{base}_xw"), [x0 + COLUMN, y], None);
         let sum = add_named(
             g,
             Op::Sum { axis: None },
@@ -201,7 +203,7 @@ pub fn expand(g: &mut Graph, id: NodeId, input_shape: &[usize]) -> Result<Vec<No
             g,
             param,
             &format!("{base}_b"),
-            [x0 + 2.0 * COLUMN, y + ROW * 0.45],
+            [x0 + 2.0 * COLUMN, y + ROW * 0.5],
             Some(Array::scalar(b[j])),
         );
         let add = add_named(g, Op::Add, &base, [x0 + 3.0 * COLUMN, y], None);
@@ -298,7 +300,12 @@ fn read_back(g: &Graph, layer: NodeId) -> Result<(Array, Array, NodeId), String>
     };
     op_is(
         layer,
-        &|op| *op == Op::Concat { inputs: units, axis: -1 },
+        &|op| {
+            *op == Op::Concat {
+                inputs: units,
+                axis: -1,
+            }
+        },
         &format!("a Concat of {units} inputs"),
     )?;
     let wired = |from: NodeId, to: NodeId, port: usize| {
@@ -332,7 +339,11 @@ fn read_back(g: &Graph, layer: NodeId) -> Result<(Array, Array, NodeId), String>
         op_is(nr.weights, &param, "a Parameter")?;
         op_is(nr.bias, &param, "a Parameter")?;
         op_is(nr.mul, &|op| *op == Op::Mul, "a Mul")?;
-        op_is(nr.sum, &|op| *op == Op::Sum { axis: None }, "a Sum of all values")?;
+        op_is(
+            nr.sum,
+            &|op| *op == Op::Sum { axis: None },
+            "a Sum of all values",
+        )?;
         op_is(nr.add, &|op| *op == Op::Add, "an Add")?;
         wired(x, nr.mul, 0)?;
         wired(nr.weights, nr.mul, 1)?;
