@@ -443,6 +443,42 @@ fn an_expanded_layer_survives_save_and_reopen_and_old_files_load() {
 }
 
 #[test]
+fn hostile_expanded_records_load_with_a_warning_and_no_group() {
+    let p = load("xor-mlp.ron");
+    let mut e = p.clone();
+    e.graph = expanded(&p.graph, "hidden");
+    let text = e.to_ron().unwrap();
+    for (from, to, says) in [
+        (
+            "inputs: 2,",
+            "inputs: 100000000000,",
+            "up to 8 inputs x 8 units",
+        ),
+        ("Dense(units: 2,", "Dense(units: 3,", "one neuron per unit"),
+        (
+            "Dense(units: 2, init: XavierUniform)",
+            "Mul",
+            "a Mul, not a Dense",
+        ),
+        (
+            "layer: \"hidden\"",
+            "layer: \"ghost\"",
+            "`ghost`, but no node",
+        ),
+    ] {
+        let hits: Vec<_> = text.match_indices(from).collect();
+        assert!(!hits.is_empty(), "`{from}` in {text}");
+        // Only the record's copy: the last occurrence (the node list comes first).
+        let at = hits.last().unwrap().0;
+        let bad = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+        let loaded = Project::parse(&bad, "hostile.ron").unwrap_or_else(|err| panic!("{err}"));
+        assert!(loaded.graph.expansions().is_empty(), "{to}");
+        let msg = loaded.load_diagnostics[0].to_string();
+        assert!(msg.contains(says), "{to}: {msg}");
+    }
+}
+
+#[test]
 fn expand_and_collapse_are_each_one_undo_step() {
     let p = load("xor-mlp.ron");
     let original = p.graph.clone();
@@ -730,4 +766,24 @@ fn a_bigger_layer_expands_readably_at_1920x1080_and_a_too_big_one_says_why() {
         "the hover names the size and the limit"
     );
     assert_eq!(h.state().doc.graph(), &g, "nothing changed");
+
+    // A Conv2d: the item is there, disabled, and says why.
+    let mut h = app(
+        &common::project_path("conv-by-hand.ron"),
+        storage.path(),
+        [1280.0, 720.0],
+    );
+    let conv = node(&h, "conv");
+    right_click_title(&mut h, conv);
+    let item = h.get_by_label("Expand into neurons");
+    assert!(item.accesskit_node().is_disabled());
+    let at = item.rect().center();
+    h.hover_at(at);
+    h.run_ok();
+    h.run_steps(30);
+    h.run_ok();
+    assert!(
+        h.query_by_label_contains("is a Conv2d: only Dense layers open into neurons")
+            .is_some()
+    );
 }
