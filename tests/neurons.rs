@@ -238,13 +238,13 @@ fn training_batches_flow_through_the_neurons_as_through_the_layer() {
     }
 }
 
+/// Each node as (name, op, position, tensors), sorted by name.
+type NamedNodes = Vec<(String, Op, [f32; 2], Vec<(String, Array)>)>;
+/// Each wire as (producer, consumer, port).
+type NamedWires = BTreeSet<(String, String, usize)>;
+
 /// Nodes and wires by name: what two graphs must share to be "the same graph".
-fn by_name(
-    g: &Graph,
-) -> (
-    Vec<(String, Op, [f32; 2], Vec<(String, Array)>)>,
-    BTreeSet<(String, String, usize)>,
-) {
+fn by_name(g: &Graph) -> (NamedNodes, NamedWires) {
     let mut nodes: Vec<_> = g
         .nodes()
         .map(|n| {
@@ -716,6 +716,42 @@ fn right_click_expand_edit_a_weight_collapse_and_undo_in_the_window() {
 }
 
 #[test]
+fn an_eight_by_eight_layer_expands_with_its_cards_apart_at_1280x720() {
+    // x [8] -> Dense(8) -> Sigmoid -> Sum, saved and opened in the window.
+    let mut g = Graph::new();
+    let x = g.add(Op::Input, [0.0, 0.0]);
+    let values = (0..8).map(|i| i as f64 / 8.0 - 0.5).collect();
+    g.set_tensor(x, "value", Array::vector(values)).unwrap();
+    let d = g.add(
+        Op::Dense {
+            units: 8,
+            init: Init::XavierUniform,
+        },
+        [320.0, 0.0],
+    );
+    let s = g.add(Op::Sigmoid, [640.0, 0.0]);
+    let j = g.add(Op::Sum { axis: None }, [960.0, 0.0]);
+    for (from, to) in [(x, d), (d, s), (s, j)] {
+        g.connect(from, to, 0).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wide.ron");
+    Project::from_graph(g.clone()).save(&file).unwrap();
+    let mut h = app(&file, dir.path(), [1280.0, 720.0]);
+    right_click_title(&mut h, d);
+    h.get_by_label("Expand into neurons").click();
+    h.run_ok();
+    fit(&mut h);
+    assert_eq!(h.state().doc.graph().len(), 4 + 8 * 5);
+    assert_cards_apart(&h, 870.0);
+    h.hover_at(egui::Pos2::new(700.0, 580.0));
+    h.run_ok();
+    snapshot(&mut h, "neurons-8x8-1280x720");
+    let e = h.state().doc.graph().clone();
+    assert_same_numbers(&g, &e, "dense1");
+}
+
+#[test]
 fn a_bigger_layer_expands_readably_at_1920x1080_and_a_too_big_one_says_why() {
     let storage = tempfile::tempdir().unwrap();
     let mut h = app(
@@ -737,6 +773,8 @@ fn a_bigger_layer_expands_readably_at_1920x1080_and_a_too_big_one_says_why() {
         .map(|_| 1300.0)
         .unwrap();
     assert_cards_apart(&h, canvas_right);
+    h.hover_at(egui::Pos2::new(1000.0, 880.0));
+    h.run_ok();
     snapshot(&mut h, "neurons-xor-train-1920x1080");
 
     // digits-mlp's first layer reads 64 pixels: the item is there, disabled, and says why.

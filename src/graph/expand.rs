@@ -15,14 +15,36 @@ use super::{Array, Graph, Node, NodeId, Op, fmt_shape, numel};
 pub const MAX_INPUTS: usize = 8;
 pub const MAX_UNITS: usize = 8;
 
-/// Canvas distance between the columns of an expanded layer (weights, products, sums,
-/// neurons, the joined vector) and between its neurons' rows.
-/// Cards keep their size on screen when zoomed out (large-type summaries), so a fitted
-/// graph needs room for a card about every 400 units.
-const COLUMN: f32 = 400.0;
-const ROW: f32 = 480.0;
-/// Columns the expanded layer adds: nodes to the right of the layer move by this much.
-const SHIFT: f32 = 4.0 * COLUMN;
+/// Cards keep their size on screen when zoomed out (large-type summaries), so the spacing
+/// is what a fitted layer needs at 1280x720 for its cards to stay apart. Up to
+/// `COMPACT_UNITS` neurons: four columns (weights, products, sums with the biases half a
+/// row below them, neurons), two card heights per neuron. Beyond, one card height per
+/// neuron, the biases in a column of their own, and wider columns (the fit zooms out
+/// further, so the same cards take more canvas units).
+const COMPACT_UNITS: usize = 4;
+const COMPACT: Layout = Layout {
+    column: 420.0,
+    row: 480.0,
+    bias_column: 2.0,
+    columns: 4.0,
+};
+const TALL: Layout = Layout {
+    column: 560.0,
+    row: 330.0,
+    bias_column: 3.0,
+    columns: 5.0,
+};
+
+struct Layout {
+    /// Canvas distance between columns, and the least room kept beside the block.
+    column: f32,
+    /// Canvas distance between neurons.
+    row: f32,
+    /// The biases' column (half a row below their neuron).
+    bias_column: f32,
+    /// Columns of the block before the joined vector.
+    columns: f32,
+}
 
 /// One neuron of an expanded layer: `add = sum(mul(x, weights)) + bias`.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +70,8 @@ pub struct Expansion {
     pub inputs: usize,
     /// How far nodes to the right of the layer were moved aside (moved back on collapse).
     pub shift: f32,
+    /// Where the layer's card was (it goes back there on collapse).
+    pub pos: [f32; 2],
     pub neurons: Vec<Neuron>,
 }
 
@@ -164,23 +188,43 @@ pub fn expand(g: &mut Graph, id: NodeId, input_shape: &[usize]) -> Result<Vec<No
     let (w, b) = (weight.data(), bias.data());
 
     let [x0, y0] = layer.pos;
-    // Make room: everything in the layer's column or right of it moves right.
+    let l = if units <= COMPACT_UNITS {
+        COMPACT
+    } else {
+        TALL
+    };
+    // At least a column of room on each side of the block: after the input's card, and
+    // between the joined vector and the nearest card to its right.
+    let input_x = g.node(x).map(|m| m.pos[0]).unwrap_or(x0 - l.column);
+    let left = if input_x < x0 {
+        (l.column - (x0 - input_x)).max(0.0)
+    } else {
+        0.0
+    };
     let aside: Vec<NodeId> = g
         .nodes()
         .filter(|m| m.id != id && m.pos[0] >= x0 - 1.0)
         .map(|m| m.id)
         .collect();
+    let nearest = aside
+        .iter()
+        .filter_map(|m| g.node(*m).map(|m| m.pos[0] - x0))
+        .fold(f32::INFINITY, f32::min);
+    let right = (l.column - nearest).max(0.0);
+    let x_start = x0 + left;
+    let concat_x = x_start + l.columns * l.column;
+    let shift = concat_x - x0 + right;
     for m in aside {
         if let Some(node) = g.node_mut(m) {
-            node.pos[0] += SHIFT;
+            node.pos[0] += shift;
         }
     }
-
-    let top = y0 - ROW * (units as f32 - 1.0) / 2.0;
+    let col = |k: f32| x_start + k * l.column;
+    let top = y0 - l.row * (units as f32 - 1.0) / 2.0;
     let mut created = Vec::new();
     let mut neurons = Vec::new();
     for j in 0..units {
-        let y = top + ROW * j as f32;
+        let y = top + l.row * j as f32;
         let base = format!("{}_n{j}", layer.name);
         let column: Vec<f64> = (0..n).map(|i| w[i * units + j]).collect();
         let param = Op::Parameter { init: init.clone() };
@@ -188,25 +232,25 @@ pub fn expand(g: &mut Graph, id: NodeId, input_shape: &[usize]) -> Result<Vec<No
             g,
             param.clone(),
             &format!("{base}_w"),
-            [x0, y],
+            [col(0.0), y],
             Some(Array::vector(column)),
         );
-        let mul = add_named(g, Op::Mul, &format!("{base}_xw"), [x0 + COLUMN, y], None);
+        let mul = add_named(g, Op::Mul, &format!("{base}_xw"), [col(1.0), y], None);
         let sum = add_named(
             g,
             Op::Sum { axis: None },
             &format!("{base}_sum"),
-            [x0 + 2.0 * COLUMN, y],
+            [col(2.0), y],
             None,
         );
         let bias = add_named(
             g,
             param,
             &format!("{base}_b"),
-            [x0 + 2.0 * COLUMN, y + ROW * 0.5],
+            [col(l.bias_column), y + l.row * 0.5],
             Some(Array::scalar(b[j])),
         );
-        let add = add_named(g, Op::Add, &base, [x0 + 3.0 * COLUMN, y], None);
+        let add = add_named(g, Op::Add, &base, [col(l.columns - 1.0), y], None);
         for (from, to, port) in [
             (x, mul, 0),
             (weights, mul, 1),
@@ -234,7 +278,7 @@ pub fn expand(g: &mut Graph, id: NodeId, input_shape: &[usize]) -> Result<Vec<No
             inputs: units,
             axis: -1,
         },
-        pos: [x0 + SHIFT, y0],
+        pos: [concat_x, y0],
         tensors: Default::default(),
     })
     .map_err(|e| e.to_string())?;
@@ -246,7 +290,8 @@ pub fn expand(g: &mut Graph, id: NodeId, input_shape: &[usize]) -> Result<Vec<No
         Expansion {
             op: layer.op.clone(),
             inputs: n,
-            shift: SHIFT,
+            shift,
+            pos: layer.pos,
             neurons,
         },
     );
@@ -413,8 +458,7 @@ pub fn collapse(g: &mut Graph, layer: NodeId) -> Result<(), String> {
     for m in &members {
         g.remove(*m);
     }
-    let [cx, cy] = concat.pos;
-    let dense_x = cx - e.shift;
+    let cx = concat.pos[0];
     let back: Vec<NodeId> = g
         .nodes()
         .filter(|m| m.id != layer && m.pos[0] >= cx - 1.0)
@@ -432,7 +476,7 @@ pub fn collapse(g: &mut Graph, layer: NodeId) -> Result<(), String> {
         id: layer,
         name: concat.name,
         op: e.op,
-        pos: [dense_x, cy],
+        pos: e.pos,
         tensors,
     })
     .map_err(|e| e.to_string())?;

@@ -49,6 +49,9 @@ pub struct ExpandedFile {
     /// How far the nodes right of the layer were moved aside.
     #[serde(default)]
     pub shift: f32,
+    /// Where the layer's card goes back on collapse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos: Option<(f32, f32)>,
     pub neurons: Vec<NeuronFile>,
 }
 

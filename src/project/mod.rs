@@ -298,7 +298,11 @@ impl Project {
             }
         }
         for ex in &file.expanded {
-            match expansion_from_file(ex, &by_name) {
+            let layer_pos = by_name
+                .get(&ex.layer)
+                .and_then(|id| graph.node(*id))
+                .map(|n| n.pos);
+            match expansion_from_file(ex, &by_name, layer_pos) {
                 Ok(e) => graph.set_expansion(by_name[&ex.layer], e),
                 Err(message) => load_diagnostics.push(Diagnostic::graph(
                     Severity::Warning,
@@ -388,6 +392,7 @@ impl Project {
                     op: e.op.clone(),
                     inputs: e.inputs,
                     shift: e.shift,
+                    pos: Some((e.pos[0], e.pos[1])),
                     neurons: e
                         .neurons
                         .iter()
@@ -498,6 +503,7 @@ fn remove_stale_temps(dir: &Path, prefix: &str) {
 fn expansion_from_file(
     ex: &format::ExpandedFile,
     by_name: &BTreeMap<String, NodeId>,
+    layer_pos: Option<[f32; 2]>,
 ) -> Result<crate::graph::Expansion, String> {
     use crate::graph::expand::{MAX_INPUTS, MAX_UNITS, Neuron};
     let id = |name: &str| {
@@ -536,6 +542,13 @@ fn expansion_from_file(
         op: ex.op.clone(),
         inputs: ex.inputs,
         shift: if ex.shift.is_finite() { ex.shift } else { 0.0 },
+        // Without a position (a hand-written file), the layer goes back a shift left of
+        // where its neurons join.
+        pos: match (ex.pos, layer_pos) {
+            (Some((x, y)), _) if x.is_finite() && y.is_finite() => [x, y],
+            (_, Some([x, y])) if ex.shift.is_finite() => [x - ex.shift, y],
+            _ => [0.0, 0.0],
+        },
         neurons,
     })
 }

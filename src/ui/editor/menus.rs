@@ -196,6 +196,51 @@ pub fn add_node_menu(ui: &mut Ui, search_id: egui::Id, filter: &Filter) -> Optio
     picked
 }
 
+/// The node menu's "Expand into neurons" (a Dense or Conv2d layer) or "Collapse into
+/// layer" (any node of an expanded layer). The item is disabled, with the reason on hover,
+/// when the layer cannot open (too big, no input yet, a Conv2d) or no longer collapses.
+pub fn layer_menu_ui(
+    ui: &mut Ui,
+    graph: &crate::graph::Graph,
+    analysis: &crate::analysis::Analysis,
+    id: crate::graph::NodeId,
+) -> Option<crate::ui::document::Edit> {
+    use crate::graph::expand;
+    use crate::ui::document::Edit;
+    let node = graph.node(id)?;
+    if let Some(layer) = expand::group_of(graph, id) {
+        let name = graph.node(layer).map(|n| n.name.as_str()).unwrap_or("?");
+        let check = expand::check_collapse(graph, layer);
+        let button = ui.add_enabled(check.is_ok(), egui::Button::new("Collapse into layer"));
+        let button = match &check {
+            Ok(()) => button.on_hover_text(format!(
+                "Turn these neurons back into the Dense layer `{name}`, with the weights they hold now"
+            )),
+            Err(why) => button.on_disabled_hover_text(why),
+        };
+        return button.clicked().then_some(Edit::CollapseLayer(layer));
+    }
+    if !matches!(node.op, Op::Dense { .. } | Op::Conv2d { .. }) {
+        return None;
+    }
+    let input_shape = graph.input(id, 0).and_then(|x| analysis.shapes.get(&x));
+    let check = expand::check_expand(graph, id, input_shape.map(Vec::as_slice));
+    let button = ui.add_enabled(check.is_ok(), egui::Button::new("Expand into neurons"));
+    let button = match &check {
+        Ok(()) => button.on_hover_text(
+            "Show this layer as its neurons: one weighted sum plus bias per unit, with the same weights",
+        ),
+        Err(why) => button.on_disabled_hover_text(why),
+    };
+    if button.clicked() {
+        return Some(Edit::ExpandLayer {
+            layer: id,
+            input_shape: input_shape.cloned()?,
+        });
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,49 +296,4 @@ mod tests {
             Op::catalogue().len() + crate::graph::templates::TEMPLATES.len()
         );
     }
-}
-
-/// The node menu's "Expand into neurons" (a Dense or Conv2d layer) or "Collapse into
-/// layer" (any node of an expanded layer). The item is disabled, with the reason on hover,
-/// when the layer cannot open (too big, no input yet, a Conv2d) or no longer collapses.
-pub fn layer_menu_ui(
-    ui: &mut Ui,
-    graph: &crate::graph::Graph,
-    analysis: &crate::analysis::Analysis,
-    id: crate::graph::NodeId,
-) -> Option<crate::ui::document::Edit> {
-    use crate::graph::expand;
-    use crate::ui::document::Edit;
-    let node = graph.node(id)?;
-    if let Some(layer) = expand::group_of(graph, id) {
-        let name = graph.node(layer).map(|n| n.name.as_str()).unwrap_or("?");
-        let check = expand::check_collapse(graph, layer);
-        let button = ui.add_enabled(check.is_ok(), egui::Button::new("Collapse into layer"));
-        let button = match &check {
-            Ok(()) => button.on_hover_text(format!(
-                "Turn these neurons back into the Dense layer `{name}`, with the weights they hold now"
-            )),
-            Err(why) => button.on_disabled_hover_text(why),
-        };
-        return button.clicked().then_some(Edit::CollapseLayer(layer));
-    }
-    if !matches!(node.op, Op::Dense { .. } | Op::Conv2d { .. }) {
-        return None;
-    }
-    let input_shape = graph.input(id, 0).and_then(|x| analysis.shapes.get(&x));
-    let check = expand::check_expand(graph, id, input_shape.map(Vec::as_slice));
-    let button = ui.add_enabled(check.is_ok(), egui::Button::new("Expand into neurons"));
-    let button = match &check {
-        Ok(()) => button.on_hover_text(
-            "Show this layer as its neurons: one weighted sum plus bias per unit, with the same weights",
-        ),
-        Err(why) => button.on_disabled_hover_text(why),
-    };
-    if button.clicked() {
-        return Some(Edit::ExpandLayer {
-            layer: id,
-            input_shape: input_shape.cloned()?,
-        });
-    }
-    None
 }
