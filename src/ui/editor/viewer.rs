@@ -122,6 +122,8 @@ pub(super) struct Viewer<'a> {
     pub(super) show_wire_grads: bool,
     /// How each card's value was drawn this frame (for tests and the zoom overlay).
     pub(super) cards: &'a mut BTreeMap<NodeId, CardText>,
+    /// The cards' formulas with numbers (tooltips of the value and gradient).
+    pub(super) formulas: &'a mut card::Formulas,
     /// An unscaled layer just above the cards: zoomed-out text is drawn there at its
     /// on-screen size, not drawn big and shrunk (which loses underscores and decimal points).
     pub(super) text_layer: egui::LayerId,
@@ -466,7 +468,11 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                         value: self.size(style_size(ui, egui::TextStyle::Monospace), MIN_VALUE_PX),
                         small: self.size(style_size(ui, egui::TextStyle::Small), MIN_LABEL_PX),
                     };
-                    card::results_ui(ui, n, self.analysis, self.eval, shown, &sizes);
+                    let (graph, analysis, eval) = (self.graph, self.analysis, self.eval);
+                    let formulas = &mut *self.formulas;
+                    card::results_ui(ui, n, analysis, eval, shown, &sizes, &mut |dir| {
+                        formulas.get(graph, analysis, eval, n.id, dir).cloned()
+                    });
                     CardText {
                         value_px: sizes.value * scale,
                         summary: false,
