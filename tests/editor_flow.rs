@@ -390,7 +390,7 @@ fn vanishing_gradients_fade_layer_by_layer_snapshot() {
                 pulsed.push((w.edge, k, w.strength));
             }
         }
-        if k == n / 2 {
+        if k == n - 6 {
             let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(4000usize);
             h.snapshot_options("flow-vanishing-gradients-1280x720", &options);
         }

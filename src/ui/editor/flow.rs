@@ -14,8 +14,9 @@ use std::sync::Arc;
 use egui::{Color32, Pos2, Rect, RichText, Shape, Stroke, Ui, Vec2};
 
 use crate::exec::Evaluation;
-use crate::graph::{Array, Edge, NodeId, fmt_number};
+use crate::graph::{Array, Edge, NodeId};
 use crate::stepper::Step;
+use crate::ui::editor::card::short_number;
 
 use crate::ui::editor::viewer::PinRef;
 
@@ -395,7 +396,10 @@ impl Flow {
         if frame.step.is_none() {
             return;
         }
-        let painter = ui.ctx().layer_painter(layer).with_clip_rect(clip);
+        // The layer is drawn through the canvas's transform: its clip is in graph space too
+        // (replaced, not intersected with the default one, which is in screen points).
+        let mut painter = ui.ctx().layer_painter(layer);
+        painter.set_clip_rect(clip);
         let px = 1.0 / scale.max(1e-3);
         let ends = |e: &Edge| -> Option<(Pos2, Pos2)> {
             let from = node_rects.get(&e.from)?;
@@ -432,16 +436,27 @@ impl Flow {
             painter.circle_filled(head, r * 1.8, stroke.color.gamma_multiply(0.3));
             painter.circle_filled(head, r, stroke.color);
         }
-        if let (Some(id), Some(i)) = (frame.node, frame.step) {
-            if let Some(r) = node_rects.get(&id) {
-                let s = self.steps[i].strength;
-                painter.rect_stroke(
-                    r.expand(4.0 * px),
-                    egui::CornerRadius::same(6),
-                    Stroke::new(3.0 * px, color(s)),
-                    egui::StrokeKind::Outside,
+        // Every card the gradient has reached wears its magnitude too: zoomed out, where
+        // wires are a few pixels long, the fading is seen card by card.
+        let Some(current) = frame.step else { return };
+        for (i, s) in self.steps[..=current].iter().enumerate() {
+            let Some(r) = node_rects.get(&s.node) else {
+                continue;
+            };
+            let (width, gap) = if i == current { (4.0, 5.0) } else { (2.5, 3.0) };
+            if i == current {
+                painter.rect_filled(
+                    r.expand((gap + width) * px),
+                    egui::CornerRadius::same(8),
+                    color(s.strength).gamma_multiply(0.18),
                 );
             }
+            painter.rect_stroke(
+                r.expand(gap * px),
+                egui::CornerRadius::same(6),
+                Stroke::new(width * px, color(s.strength)),
+                egui::StrokeKind::Outside,
+            );
         }
     }
 
@@ -542,7 +557,7 @@ impl Flow {
             .interactable(false)
             .show(ui.ctx(), |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
-                    ui.label(RichText::new("gradient along a wire (rms, log scale)").small());
+                    ui.label(RichText::new("|gradient| along a wire (rms, log scale)").small());
                     let (rect, _) =
                         ui.allocate_exact_size(Vec2::new(180.0, 16.0), egui::Sense::hover());
                     let painter = ui.painter();
@@ -563,11 +578,28 @@ impl Flow {
                             color((t0 + t1) / 2.0),
                         );
                     }
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new(fmt_number(lo)).small().monospace());
-                        ui.add_space(40.0);
-                        ui.label(RichText::new(fmt_number(hi)).small().monospace());
-                    });
+                    // The ends of the scale under the ends of the bar.
+                    let font = egui::TextStyle::Small.resolve(ui.style());
+                    let text = ui.visuals().text_color();
+                    let (labels, _) = ui.allocate_exact_size(
+                        Vec2::new(rect.width(), font.size + 2.0),
+                        egui::Sense::hover(),
+                    );
+                    let painter = ui.painter();
+                    painter.text(
+                        labels.left_top(),
+                        egui::Align2::LEFT_TOP,
+                        short_number(lo),
+                        font.clone(),
+                        text,
+                    );
+                    painter.text(
+                        labels.right_top(),
+                        egui::Align2::RIGHT_TOP,
+                        short_number(hi),
+                        font,
+                        text,
+                    );
                 });
             });
     }
