@@ -764,8 +764,8 @@ mod tests {
         assert_eq!(crop(&img, r, 1.0).unwrap().size, [4, 5]);
         assert_eq!(
             crop(&img, r, 2.0).unwrap().size,
-            [8, 7],
-            "clamped at the bottom"
+            [6, 6],
+            "x 4..13, y 2..11 clamped to the image's 10 x 8 pixels"
         );
         let gone = Rect::from_min_max(Pos2::new(20.0, 1.0), Pos2::new(30.0, 5.0));
         assert!(crop(&img, gone, 1.0).is_none());
