@@ -110,15 +110,6 @@ pub fn menu_bar(ui: &mut Ui, v: &MenuView<'_>) -> Vec<AppCommand> {
                 {
                     out.push(AppCommand::ShowWireGrads(wire_grads));
                 }
-                if ui
-                    .button("Animate backward pass")
-                    .on_hover_text("Watch the gradient flow back from the output, wire by wire, \
-                                    thick and bright where it is large")
-                    .clicked()
-                {
-                    out.push(AppCommand::AnimateBackward);
-                    ui.close();
-                }
                 let mut inspector = v.settings.show_inspector;
                 if ui.checkbox(&mut inspector, "Inspector panel").changed() {
                     out.push(AppCommand::ShowInspector(inspector));
@@ -158,6 +149,17 @@ pub fn menu_bar(ui: &mut Ui, v: &MenuView<'_>) -> Vec<AppCommand> {
                     .clicked()
                 {
                     out.push(AppCommand::ToggleTheme);
+                    ui.close();
+                }
+                // Last, so the items above keep their places.
+                ui.separator();
+                if ui
+                    .button("Animate backward pass")
+                    .on_hover_text("Watch the gradient flow back from the output, wire by wire, \
+                                    thick and bright where it is large")
+                    .clicked()
+                {
+                    out.push(AppCommand::AnimateBackward);
                     ui.close();
                 }
             });
