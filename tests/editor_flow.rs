@@ -418,6 +418,18 @@ fn vanishing_gradients_fade_layer_by_layer_snapshot() {
         first < last / 10.0,
         "more than a decade across the net: {first} vs {last}"
     );
+    // Zoomed out, a summary card's gradient has the same formula on hover.
+    assert!(h.state().canvas.cards.values().all(|c| c.summary));
+    let analysis = analyze(&graph);
+    let s_d2 = id(&h, "s_d2");
+    let want = backward_steps(&graph, &analysis, &eval)
+        .into_iter()
+        .find(|s| s.node == s_d2)
+        .unwrap()
+        .text;
+    let card = h.state().canvas.node_screen_rect(s_d2).unwrap();
+    hover_still(&mut h, Pos2::new(card.center().x, card.bottom() - 7.0));
+    assert!(h.query_by_label(&want).is_some(), "{want}");
 }
 
 #[test]

@@ -460,8 +460,8 @@ impl Flow {
         }
     }
 
-    /// The controls (on demand) and the legend, over the canvas's bottom corners. Returns
-    /// whether the student closed the animation.
+    /// The controls (on demand; hidden in a saved frame) and the legend, over the canvas's
+    /// bottom corners.
     pub(super) fn overlay_ui(&mut self, ui: &Ui, view: Rect) {
         if self.mode == FlowMode::Off {
             return;
