@@ -389,6 +389,7 @@ impl NodegradApp {
             AppCommand::RestoreRecovery => self.restore_recovery(),
             AppCommand::DiscardRecovery => self.recovery.discard(),
             AppCommand::CloseGradientCheck => self.gradcheck = None,
+            AppCommand::AnimateBackward => self.animate_backward(),
         }
     }
 
@@ -606,6 +607,19 @@ impl NodegradApp {
         }
     }
 
+    /// Starts the gradient flow on the canvas: the stepper's backward steps, played.
+    pub fn animate_backward(&mut self) {
+        let Some(eval) = &self.eval else {
+            self.message = "Nothing is evaluated yet: fix the problems in the status bar".into();
+            return;
+        };
+        let steps = crate::stepper::backward_steps(self.doc.graph(), &self.analysis, eval);
+        let revision = self.doc.semantic_revision();
+        if let Err(e) = self.canvas.flow.animate(&steps, eval, revision) {
+            self.message = e;
+        }
+    }
+
     /// A new document: any run stops, the Training tiles show when the project trains.
     pub fn reset_training(&mut self) {
         self.training = TrainingPanel::for_project(self.doc.project().training.as_ref());
@@ -673,6 +687,9 @@ impl NodegradApp {
         self.commands.extend(help);
         if let Some(c) = self.training.save_png_if_ready(&ctx) {
             self.commands.push(c);
+        }
+        if let Some(m) = self.canvas.flow.message.take() {
+            self.message = m;
         }
         self.apply_pending(&ctx);
         if self.refresh_steps() {

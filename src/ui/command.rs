@@ -59,6 +59,9 @@ pub enum AppCommand {
     RestoreRecovery,
     DiscardRecovery,
     CloseGradientCheck,
+    /// Play the backward pass on the wires, chain-rule step by step (View > Animate backward
+    /// pass).
+    AnimateBackward,
 }
 
 /// An action waiting for "discard unsaved changes?".

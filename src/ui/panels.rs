@@ -151,6 +151,17 @@ pub fn menu_bar(ui: &mut Ui, v: &MenuView<'_>) -> Vec<AppCommand> {
                     out.push(AppCommand::ToggleTheme);
                     ui.close();
                 }
+                // Last, so the items above keep their places.
+                ui.separator();
+                if ui
+                    .button("Animate backward pass")
+                    .on_hover_text("Watch the gradient flow back from the output, wire by wire, \
+                                    thick and bright where it is large")
+                    .clicked()
+                {
+                    out.push(AppCommand::AnimateBackward);
+                    ui.close();
+                }
             });
             ui.menu_button("Help", |ui| {
                 if ui

@@ -2,6 +2,7 @@
 //! gradients from the output back, each with its computation written out.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use egui::{Color32, RichText, Ui};
 
@@ -19,6 +20,8 @@ pub struct Reveal {
     pub current: Option<NodeId>,
     /// Wires the current step reads: its inputs, or the terms of its chain rule.
     pub edges: BTreeSet<crate::graph::Edge>,
+    /// The backward steps and how many of them are taken (the canvas pulses the last one).
+    pub backward: Option<(Arc<[Step]>, usize)>,
 }
 
 /// Quiz mode: before each asked step the student types the number they expect.
@@ -59,6 +62,8 @@ pub struct Stepping {
     /// Steps taken so far (0 = nothing computed yet).
     pub pos: usize,
     steps: Vec<Step>,
+    /// The backward part of `steps`, shared with the canvas's gradient flow.
+    backward: Arc<[Step]>,
     /// The true number of each step: a value going forward, a gradient going back.
     truths: Vec<Option<Array>>,
     /// Steps nothing is asked about: inputs' own values, which the student already knows.
@@ -80,6 +85,12 @@ impl Stepping {
                 .collect(),
             None => Vec::new(),
         };
+        self.backward = self
+            .steps
+            .iter()
+            .filter(|s| s.direction == Direction::Backward)
+            .cloned()
+            .collect();
         self.truths = self
             .steps
             .iter()
@@ -228,12 +239,17 @@ impl Stepping {
                 .unwrap_or_default(),
             ..Reveal::default()
         };
+        let mut taken = 0;
         for s in &self.steps[..self.pos] {
             match s.direction {
                 Direction::Forward => r.values.insert(s.node),
-                Direction::Backward => r.grads.insert(s.node),
+                Direction::Backward => {
+                    taken += 1;
+                    r.grads.insert(s.node)
+                }
             };
         }
+        r.backward = (taken > 0).then(|| (Arc::clone(&self.backward), taken));
         Some(r)
     }
 

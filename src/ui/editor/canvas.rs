@@ -16,6 +16,8 @@ use crate::graph::{Graph, NodeId};
 use crate::ui::document::{Document, Edit};
 use crate::ui::editor::menus::{Filter, add_node_menu};
 
+pub use crate::ui::editor::card::Formulas;
+use crate::ui::editor::flow::{Flow, FlowMode};
 pub use crate::ui::editor::viewer::{CardText, FitCrossing, PinRef};
 use crate::ui::editor::viewer::{MAX_ZOOM, MIN_ZOOM, Viewer, style};
 pub use crate::ui::editor::viewer::{MIN_VALUE_PX, SUMMARY_BELOW, start_rename};
@@ -65,6 +67,12 @@ pub struct Canvas {
     last_view_size: Vec2,
     /// How each card's value was drawn last frame.
     pub cards: BTreeMap<NodeId, CardText>,
+    /// The backward pass played on the wires (step mode, or View > Animate backward pass).
+    pub flow: Flow,
+    /// The formulas with numbers the cards' tooltips show, worked out when first hovered.
+    formulas: Formulas,
+    /// The canvas's area on screen, last frame.
+    view_rect: Option<Rect>,
 }
 
 impl Canvas {
@@ -141,6 +149,11 @@ impl Canvas {
         self.to_global * r
     }
 
+    /// The canvas's area on screen, last frame (a saved frame has its size).
+    pub fn view_rect(&self) -> Rect {
+        self.view_rect.unwrap_or(Rect::NOTHING)
+    }
+
     /// The current zoom (1 = 100%).
     pub fn zoom(&self) -> f32 {
         self.to_global.scaling
@@ -213,6 +226,18 @@ impl Canvas {
             self.synced_semantic = doc.semantic_revision();
         }
         let view_rect = ui.available_rect_before_wrap();
+        self.view_rect = Some(view_rect);
+        // The flow belongs to the evaluation it was built from; step mode drives its own.
+        match (reveal.and_then(|r| r.backward.as_ref()), eval) {
+            (Some((steps, taken)), Some(eval)) => self.flow.follow(steps, *taken, eval),
+            _ if self.flow.mode == FlowMode::Stepping => self.flow.stop(),
+            _ => {}
+        }
+        if self.flow.mode == FlowMode::Demand && !self.flow.built_for(doc.semantic_revision()) {
+            self.flow.stop();
+        }
+        self.flow.tick(ui);
+        self.formulas.keep_for(doc.semantic_revision());
         if self.fit_requested {
             self.fit_frames = FIT_FRAMES;
             self.fit_crossing = FitCrossing::None;
@@ -271,6 +296,7 @@ impl Canvas {
             to_global: &mut self.to_global,
             show_wire_grads: self.show_wire_grads,
             cards: &mut self.cards,
+            formulas: &mut self.formulas,
             text_layer: egui::LayerId::new(ui.layer_id().order, egui::Id::new("canvas-crisp-text")),
         };
         viewer.cards.clear();
@@ -341,6 +367,20 @@ impl Canvas {
                     .insert(*pin, self.to_global * Pos2::new(x, *y));
             }
         }
+
+        // The gradient flow on snarl's layer (graph space, above the cards' frames).
+        let layer = egui::LayerId::new(ui.layer_id().order, egui::Id::new(CANVAS_ID));
+        let clip = self.to_global.inverse() * view_rect;
+        self.flow.paint(
+            ui,
+            layer,
+            self.to_global.scaling,
+            &self.node_rects,
+            &self.pin_rows,
+            clip,
+        );
+        self.flow.overlay_ui(ui, view_rect);
+        self.flow.png_ui(ui, view_rect);
 
         self.overlay_ui(ui, view_rect);
         if doc.graph().is_empty() {

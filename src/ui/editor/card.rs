@@ -8,7 +8,10 @@ use crate::exec::Evaluation;
 use crate::graph::ops::Padding;
 use crate::graph::{Array, Init, Node, Op, fmt_number, fmt_shape};
 
+use crate::graph::{Graph, NodeId};
+use crate::stepper::{Direction, backward_step, entries_summary, forward_step};
 use crate::ui::document::Edit;
+use std::collections::BTreeMap;
 
 /// Largest tensor shown element by element on a card; bigger ones get min/mean/max.
 const SHOW_ALL: usize = 8;
@@ -515,7 +518,91 @@ pub fn summary_texts(
     (value, grad, hover)
 }
 
-/// Shape, `value | grad`, owned tensors and diagnostics.
+/// A card's formula with its numbers in: the stepper's text of the node's step, and for a
+/// tensor its shape and first entries (the step's text only summarises it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Formula {
+    pub text: String,
+    pub entries: Option<String>,
+}
+
+/// Entries of a tensor a tooltip lists.
+const TOOLTIP_ENTRIES: usize = 6;
+
+/// The formulas the cards' tooltips show, worked out when first hovered (a backward step
+/// runs its local derivative) and kept until the document changes.
+#[derive(Debug, Default)]
+pub struct Formulas {
+    revision: u64,
+    texts: BTreeMap<(NodeId, bool), Option<Formula>>,
+}
+
+impl Formulas {
+    /// Forgets everything when the document is no longer at `revision`.
+    pub fn keep_for(&mut self, revision: u64) {
+        if self.revision != revision {
+            self.texts.clear();
+            self.revision = revision;
+        }
+    }
+
+    /// The node's forward (value) or backward (gradient) formula; `None` where it has none.
+    pub fn get(
+        &mut self,
+        graph: &Graph,
+        analysis: &Analysis,
+        eval: Option<&Evaluation>,
+        id: NodeId,
+        direction: Direction,
+    ) -> Option<&Formula> {
+        let backward = direction == Direction::Backward;
+        self.texts
+            .entry((id, backward))
+            .or_insert_with(|| {
+                let eval = eval?;
+                let step = if backward {
+                    backward_step(graph, analysis, eval, id)?
+                } else {
+                    forward_step(graph, analysis, eval, id)?
+                };
+                let n = eval.nodes.get(&id)?;
+                let shown = if backward { n.grad.as_ref()? } else { &n.value };
+                Some(Formula {
+                    text: step.text,
+                    entries: (!shown.shape().is_empty())
+                        .then(|| entries_summary(shown, TOOLTIP_ENTRIES)),
+                })
+            })
+            .as_ref()
+    }
+}
+
+/// A formula's tooltip: the step's text, the tensor's entries, what the numbers mean.
+pub fn formula_ui(ui: &mut Ui, formula: Option<&Formula>, backward: bool) {
+    match formula {
+        Some(f) => {
+            ui.label(RichText::new(&f.text).monospace());
+            if let Some(e) = &f.entries {
+                ui.label(RichText::new(e).monospace().weak());
+            }
+            ui.weak(if backward {
+                "The chain rule with the numbers in, as the backward step computes it"
+            } else {
+                "The node's formula with the numbers in, as the forward step computes it"
+            });
+        }
+        None => {
+            ui.weak(if backward {
+                "No gradient reaches this node from the output"
+            } else {
+                "Not evaluated: see the node's diagnostics"
+            });
+        }
+    }
+}
+
+/// Shape, `value | grad`, owned tensors and diagnostics. Hovering the value or the gradient
+/// shows its formula with the numbers in (`formula`).
 pub fn results_ui(
     ui: &mut Ui,
     node: &Node,
@@ -523,6 +610,7 @@ pub fn results_ui(
     eval: Option<&Evaluation>,
     shown: (bool, bool),
     sizes: &TextSizes,
+    formula: &mut dyn FnMut(Direction) -> Option<Formula>,
 ) {
     let mono = |s: String| RichText::new(s).monospace().size(sizes.value);
     let shape = analysis
@@ -541,8 +629,14 @@ pub fn results_ui(
             .weak(),
     );
     let (value, grad) = value_and_grad(node, eval, shown);
-    ui.label(mono(format!("value {value}")));
-    ui.label(mono(format!("grad  {grad}")).color(GRAD_COLOR));
+    let r = ui.label(mono(format!("value {value}")));
+    if shown.0 && eval.is_some() {
+        r.on_hover_ui(|ui| formula_ui(ui, formula(Direction::Forward).as_ref(), false));
+    }
+    let r = ui.label(mono(format!("grad  {grad}")).color(GRAD_COLOR));
+    if shown.1 && eval.is_some() {
+        r.on_hover_ui(|ui| formula_ui(ui, formula(Direction::Backward).as_ref(), true));
+    }
     if let Some(ev) = eval.and_then(|e| e.nodes.get(&node.id)) {
         for (key, t) in ev.tensors.iter().filter(|(k, _)| k.as_str() != "value") {
             let g = t

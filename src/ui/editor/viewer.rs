@@ -122,6 +122,8 @@ pub(super) struct Viewer<'a> {
     pub(super) show_wire_grads: bool,
     /// How each card's value was drawn this frame (for tests and the zoom overlay).
     pub(super) cards: &'a mut BTreeMap<NodeId, CardText>,
+    /// The cards' formulas with numbers (tooltips of the value and gradient).
+    pub(super) formulas: &'a mut card::Formulas,
     /// An unscaled layer just above the cards: zoomed-out text is drawn there at its
     /// on-screen size, not drawn big and shrunk (which loses underscores and decimal points).
     pub(super) text_layer: egui::LayerId,
@@ -445,10 +447,30 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                     let (value, grad, hover) = card::summary_texts(n, self.eval, shown);
                     let font = egui::FontId::monospace(SUMMARY_PX);
                     let text = ui.visuals().text_color();
-                    self.crisp_label(ui, &value, font.clone(), text)
-                        .on_hover_text(&hover);
-                    self.crisp_label(ui, &grad, font, card::GRAD_COLOR)
-                        .on_hover_text(&hover);
+                    // The whole numbers, and the formula of the one hovered (when computed).
+                    let rows = [
+                        (value, text, crate::stepper::Direction::Forward, shown.0),
+                        (
+                            grad,
+                            card::GRAD_COLOR,
+                            crate::stepper::Direction::Backward,
+                            shown.1,
+                        ),
+                    ];
+                    for (label, color, dir, computed) in rows {
+                        let r = self.crisp_label(ui, &label, font.clone(), color);
+                        let (graph, analysis, eval) = (self.graph, self.analysis, self.eval);
+                        let formulas = &mut *self.formulas;
+                        r.on_hover_ui(|ui| {
+                            ui.label(&hover);
+                            if computed && eval.is_some() {
+                                ui.separator();
+                                let f = formulas.get(graph, analysis, eval, n.id, dir);
+                                let backward = dir == crate::stepper::Direction::Backward;
+                                card::formula_ui(ui, f, backward);
+                            }
+                        });
+                    }
                     CardText {
                         value_px: SUMMARY_PX,
                         summary: true,
@@ -466,7 +488,11 @@ impl SnarlViewer<NodeId> for Viewer<'_> {
                         value: self.size(style_size(ui, egui::TextStyle::Monospace), MIN_VALUE_PX),
                         small: self.size(style_size(ui, egui::TextStyle::Small), MIN_LABEL_PX),
                     };
-                    card::results_ui(ui, n, self.analysis, self.eval, shown, &sizes);
+                    let (graph, analysis, eval) = (self.graph, self.analysis, self.eval);
+                    let formulas = &mut *self.formulas;
+                    card::results_ui(ui, n, analysis, eval, shown, &sizes, &mut |dir| {
+                        formulas.get(graph, analysis, eval, n.id, dir).cloned()
+                    });
                     CardText {
                         value_px: sizes.value * scale,
                         summary: false,
