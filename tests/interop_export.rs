@@ -453,24 +453,37 @@ fn app(file: &Path, storage: &Path, size: [f32; 2]) -> Harness<'static, Nodegrad
     h
 }
 
+/// File > Export opens a submenu with the three entries.
+fn open_export_menu(h: &mut Harness<'static, NodegradApp>) {
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.query_all_by_label_contains("Export")
+        .next()
+        .unwrap()
+        .hover();
+    h.run_ok();
+    for entry in ["PyTorch code…", "ONNX…", "ONNX with losses…"] {
+        assert!(h.query_by_label(entry).is_some(), "{entry}");
+    }
+}
+
 #[test]
 fn file_export_writes_the_files_and_says_so() {
     use nodegrad::ui::app::AppCommand;
     let storage = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    let mut h = app(
-        &common::project_path("xor-train.ron"),
-        storage.path(),
-        [1280.0, 720.0],
-    );
-    h.get_by_label("File").click();
-    h.run_ok();
-    h.get_by_label("Export").hover();
-    h.run_ok();
-    for entry in ["PyTorch code…", "ONNX…", "ONNX with losses…"] {
-        assert!(h.query_by_label(entry).is_some(), "{entry}");
-    }
+    let file = common::project_path("xor-train.ron");
+    let mut results = egui_kittest::SnapshotResults::new();
+    let mut large = app(&file, storage.path(), [1920.0, 1080.0]);
+    open_export_menu(&mut large);
+    large.snapshot("export_menu_1920");
+    results.extend_harness(&mut large);
+    let mut h = app(&file, storage.path(), [1280.0, 720.0]);
+    open_export_menu(&mut h);
     h.snapshot("export_menu");
+    results.extend_harness(&mut h);
+    h.key_press(egui::Key::Escape);
+    h.run_ok();
     // The dialog is bypassed with a path, as the Open/Save tests do.
     let py = out.path().join("xor.py");
     h.state_mut()
@@ -480,10 +493,10 @@ fn file_export_writes_the_files_and_says_so() {
     assert!(py.exists() && out.path().join("xor.csv").exists());
     let status = h.state().message.clone();
     assert!(
-        status.starts_with("exported") && status.contains("xor.csv"),
+        status.starts_with("exported") && status.ends_with("xor.py (+ xor.csv)"),
         "{status}"
     );
-    assert!(h.query_by_label_contains("exported").is_some());
+    assert!(h.query_by_label_contains("xor.py (+ xor.csv)").is_some());
     let onnx = out.path().join("xor.onnx");
     h.state_mut().commands.push(AppCommand::ExportOnnx {
         path: Some(onnx.clone()),
@@ -492,7 +505,10 @@ fn file_export_writes_the_files_and_says_so() {
     h.run_ok();
     assert!(onnx.exists());
     let status = h.state().message.clone();
-    assert!(status.contains("outputs y_hat"), "{status}");
+    assert!(
+        status.ends_with("(ONNX: inputs x, outputs y_hat)"),
+        "{status}"
+    );
     // Nowhere to write: the status says why, and nothing appears.
     let nowhere = out.path().join("missing-dir").join("x.onnx");
     h.state_mut().commands.push(AppCommand::ExportOnnx {
@@ -501,7 +517,13 @@ fn file_export_writes_the_files_and_says_so() {
     });
     h.run_ok();
     let status = h.state().message.clone();
-    assert!(status.starts_with("Not exported: cannot write"), "{status}");
-    assert!(!nowhere.exists());
-    h.snapshot("export_status");
+    assert!(
+        status.starts_with(&format!("Not exported: cannot write {}", nowhere.display())),
+        "{status}"
+    );
+    assert!(
+        h.query_by_label_contains("Not exported: cannot write")
+            .is_some()
+    );
+    assert!(!nowhere.exists() && !nowhere.parent().unwrap().exists());
 }

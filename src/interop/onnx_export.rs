@@ -119,25 +119,32 @@ pub fn select(graph: &Graph, analysis: &Analysis, with_loss: bool) -> Selection 
             lossy.insert(id);
         }
     }
-    let candidates: Vec<NodeId> = analysis
+    // Sinks among `kept`: nodes no kept node consumes (sources are never outputs).
+    let sinks = |kept: &BTreeSet<NodeId>| -> Vec<NodeId> {
+        let consumed: BTreeSet<NodeId> = graph
+            .edges()
+            .filter(|e| kept.contains(&e.to))
+            .map(|e| e.from)
+            .collect();
+        analysis
+            .order
+            .iter()
+            .copied()
+            .filter(|id| kept.contains(id) && !consumed.contains(id))
+            .filter(|id| graph.node(*id).is_some_and(|n| !n.op.is_source()))
+            .collect()
+    };
+    let inference: BTreeSet<NodeId> = analysis
         .order
         .iter()
         .copied()
-        .filter(|id| with_loss || !lossy.contains(id))
+        .filter(|id| !lossy.contains(id))
         .collect();
-    let kept: BTreeSet<NodeId> = candidates.iter().copied().collect();
-    let mut has_consumer: BTreeSet<NodeId> = BTreeSet::new();
-    for e in graph.edges() {
-        if kept.contains(&e.to) {
-            has_consumer.insert(e.from);
-        }
+    let mut outputs = sinks(&inference);
+    if with_loss {
+        let all: BTreeSet<NodeId> = analysis.order.iter().copied().collect();
+        outputs.extend(sinks(&all).into_iter().filter(|id| lossy.contains(id)));
     }
-    let outputs: Vec<NodeId> = candidates
-        .iter()
-        .copied()
-        .filter(|id| !has_consumer.contains(id))
-        .filter(|id| graph.node(*id).is_some_and(|n| !n.op.is_source()))
-        .collect();
     let mut needed: BTreeSet<NodeId> = BTreeSet::new();
     let mut stack = outputs.clone();
     while let Some(id) = stack.pop() {
@@ -149,8 +156,10 @@ pub fn select(graph: &Graph, analysis: &Analysis, with_loss: bool) -> Selection 
         }
     }
     Selection {
-        order: candidates
-            .into_iter()
+        order: analysis
+            .order
+            .iter()
+            .copied()
             .filter(|id| needed.contains(id))
             .collect(),
         outputs,
@@ -905,7 +914,7 @@ mod tests {
         assert_eq!(names(&plain.graph.output), ["dense1"]);
         let full = build(&g, true).unwrap();
         assert_eq!(names(&full.graph.input), ["x1", "x2"]);
-        assert_eq!(names(&full.graph.output), ["ce1"]);
+        assert_eq!(names(&full.graph.output), ["dense1", "ce1"]);
         let ops: Vec<&str> = full.graph.node.iter().map(|n| n.op_type.as_str()).collect();
         assert!(
             ops.contains(&"LogSoftmax") && ops.ends_with(&["ReduceSum", "Neg"]),
