@@ -307,74 +307,308 @@ fn pytorch_prints_nodegrads_values_and_gradients() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let (mut compared, mut worst) = (0usize, 0.0f64);
+    for path in examples() {
+        let (n, w) = compare_with_torch(&path, dir.path());
+        compared += n;
+        worst = worst.max(w);
+    }
+    eprintln!(
+        "PyTorch vs nodegrad eval --json: {compared} numbers, worst relative difference {worst:e}"
+    );
+    assert!(compared > 10_000, "{compared}");
+}
+
+/// Runs the generated file of the project at `path` and compares its JSON with
+/// `nodegrad eval --json`: every node's value, gradient and parameters (rel 1e-6, f64).
+/// Returns how many numbers were compared and the worst relative difference.
+fn compare_with_torch(path: &Path, dir: &Path) -> (usize, f64) {
     let mut compared = 0usize;
     let mut worst = 0.0f64;
-    for path in examples() {
-        let project = Project::load(&path).unwrap();
-        let stem = path
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .replace('-', "_");
-        let py = dir.path().join(format!("{stem}.py"));
-        pytorch::write(&project, path.parent(), &py).unwrap();
-        let torch: Value = serde_json::from_str(&run_python(&[&py.display().to_string()])).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_nodegrad"))
-            .args(["eval", &path.display().to_string(), "--json"])
-            .output()
-            .unwrap();
-        let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(torch["output"], ours["output"], "{stem}");
-        assert_eq!(torch["parameters"], ours["parameters"], "{stem}");
-        let nodes = ours["nodes"].as_array().unwrap();
-        let theirs = torch["nodes"].as_array().unwrap();
-        assert_eq!(nodes.len(), theirs.len(), "{stem}");
-        let mut check = |what: String, a: &Value, b: &Value| {
-            if a.is_null() && b.is_null() {
-                return;
+    let project = Project::load(path).unwrap();
+    let stem = path
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .replace('-', "_");
+    let py = dir.join(format!("{stem}.py"));
+    pytorch::write(&project, path.parent(), &py).unwrap();
+    let torch: Value = serde_json::from_str(&run_python(&[&py.display().to_string()])).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nodegrad"))
+        .args(["eval", &path.display().to_string(), "--json"])
+        .output()
+        .unwrap();
+    let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(torch["output"], ours["output"], "{stem}");
+    assert_eq!(torch["parameters"], ours["parameters"], "{stem}");
+    let nodes = ours["nodes"].as_array().unwrap();
+    let theirs = torch["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), theirs.len(), "{stem}");
+    let mut check = |what: String, a: &Value, b: &Value| {
+        if a.is_null() && b.is_null() {
+            return;
+        }
+        let (a, b) = (numbers(a), numbers(b));
+        assert_eq!(a.len(), b.len(), "{stem} {what}");
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() <= 1e-6 * y.abs().max(1e-12) || (x - y).abs() < 1e-15,
+                "{stem} {what}: torch {x}, nodegrad {y}"
+            );
+            if y.abs() > 1e-12 {
+                worst = worst.max((x - y).abs() / y.abs());
             }
-            let (a, b) = (numbers(a), numbers(b));
-            assert_eq!(a.len(), b.len(), "{stem} {what}");
-            for (x, y) in a.iter().zip(&b) {
-                let rel = (x - y).abs() / y.abs().max(1e-300);
-                assert!(
-                    (x - y).abs() <= 1e-6 * y.abs().max(1e-12) || (x - y).abs() < 1e-15,
-                    "{stem} {what}: torch {x}, nodegrad {y}"
-                );
-                if y.abs() > 1e-12 {
-                    worst = worst.max(rel);
-                }
-                compared += 1;
-            }
-        };
-        for n in nodes {
-            let name = n["name"].as_str().unwrap();
-            let t = theirs
-                .iter()
-                .find(|t| t["name"] == n["name"])
-                .unwrap_or_else(|| panic!("{stem}: torch has no node {name}"));
-            assert_eq!(t["shape"], n["shape"], "{stem} {name}");
-            check(format!("{name} value"), &t["value"], &n["value"]);
-            check(format!("{name} grad"), &t["grad"], &n["grad"]);
-            if let Some(params) = n["params"].as_object() {
-                for (k, p) in params {
+            compared += 1;
+        }
+    };
+    for n in nodes {
+        let name = n["name"].as_str().unwrap();
+        let t = theirs
+            .iter()
+            .find(|t| t["name"] == n["name"])
+            .unwrap_or_else(|| panic!("{stem}: torch has no node {name}"));
+        assert_eq!(t["shape"], n["shape"], "{stem} {name}");
+        check(format!("{name} value"), &t["value"], &n["value"]);
+        check(format!("{name} grad"), &t["grad"], &n["grad"]);
+        if let Some(params) = n["params"].as_object() {
+            for (k, p) in params {
+                // BatchNorm's running statistics are buffers in PyTorch: no gradient.
+                if k.starts_with("running_") {
+                    assert!(t["params"][k]["grad"].is_null(), "{stem} {name}.{k}");
                     check(
                         format!("{name}.{k} value"),
                         &t["params"][k]["value"],
                         &p["value"],
                     );
-                    check(
-                        format!("{name}.{k} grad"),
-                        &t["params"][k]["grad"],
-                        &p["grad"],
-                    );
+                    continue;
                 }
+                check(
+                    format!("{name}.{k} value"),
+                    &t["params"][k]["value"],
+                    &p["value"],
+                );
+                check(
+                    format!("{name}.{k} grad"),
+                    &t["params"][k]["grad"],
+                    &p["grad"],
+                );
             }
         }
     }
+    (compared, worst)
+}
+
+/// Every op of the catalogue in one graph (74 nodes: a vector broadcast against a matrix,
+/// every MatMul form, Concat of scalars and of vectors, Conv2d with same and explicit
+/// padding, pools on [H, W] and [C, H, W], BatchNorm with stored statistics, every loss with
+/// both CrossEntropy targets), summed into one output.
+const ALL_OPS: &str = r#"#![enable(implicit_some)]
+(
+    version: 1,
+    title: "Every op, for the export tests",
+    output: "total",
+    seed: 7,
+    nodes: [
+        (id: 1, name: "x", op: Input, value: Vector([0.5, -1.2, 2.0, 0.3])),
+        (id: 2, name: "img", op: Input, value: Tensor(shape: [5, 5], data: [-1.1, -0.387, 0.326, 1.039, -0.748, -0.035, 0.678, 1.391, -0.396, 0.317, 1.03, -0.757, -0.044, 0.669, 1.382, -0.405, 0.308, 1.021, -0.766, -0.053, 0.66, 1.373, -0.414, 0.299, 1.012])),
+        (id: 3, name: "t", op: Input, value: Vector([0.2, 0.7, 0.1])),
+        (id: 4, name: "cls", op: Input, value: Scalar(2.0)),
+        (id: 5, name: "yb", op: Input, value: Vector([1.0, 0.0, 1.0])),
+        (id: 6, name: "c", op: Constant, value: Vector([1.5, 2.0, 0.5, 3.0])),
+        (id: 7, name: "W", op: Parameter(init: Zeros), value: Tensor(shape: [4, 3], data: [0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1.0, 1.1, 1.2])),
+        (id: 8, name: "M", op: Parameter(init: Zeros), value: Tensor(shape: [2, 4], data: [0.3, -0.1, 0.2, 0.5, -0.4, 0.6, 0.1, -0.2])),
+        (id: 9, name: "add", op: Add, inputs: {"lhs": "x", "rhs": "c"}),
+        (id: 10, name: "sub", op: Sub, inputs: {"lhs": "x", "rhs": "c"}),
+        (id: 11, name: "mul", op: Mul, inputs: {"lhs": "x", "rhs": "c"}),
+        (id: 12, name: "div", op: Div, inputs: {"lhs": "x", "rhs": "c"}),
+        (id: 13, name: "neg", op: Neg, inputs: {"x": "x"}),
+        (id: 14, name: "sq", op: Pow(exponent: 2.0), inputs: {"x": "x"}),
+        (id: 15, name: "ex", op: Exp, inputs: {"x": "x"}),
+        (id: 16, name: "lg", op: Log, inputs: {"x": "ex"}),
+        (id: 17, name: "sq_root", op: Sqrt, inputs: {"x": "c"}),
+        (id: 18, name: "mul2", op: Mul, inputs: {"lhs": "x", "rhs": "sq_root"}),
+        (id: 19, name: "ab", op: Abs, inputs: {"x": "x"}),
+        (id: 20, name: "sc", op: Scale(factor: 3.0), inputs: {"x": "x"}),
+        (id: 21, name: "bm", op: Add, inputs: {"lhs": "x", "rhs": "M"}),
+        (id: 22, name: "mv", op: MatMul, inputs: {"lhs": "bm", "rhs": "x"}),
+        (id: 23, name: "tr", op: Transpose, inputs: {"x": "bm"}),
+        (id: 24, name: "vm", op: MatMul, inputs: {"lhs": "x", "rhs": "tr"}),
+        (id: 25, name: "xw", op: MatMul, inputs: {"lhs": "sub", "rhs": "W"}),
+        (id: 26, name: "dot", op: MatMul, inputs: {"lhs": "x", "rhs": "c"}),
+        (id: 27, name: "dot2", op: MatMul, inputs: {"lhs": "c", "rhs": "x"}),
+        (id: 28, name: "s_ax", op: Sum(axis: 0), inputs: {"x": "bm"}),
+        (id: 29, name: "m_all", op: Mean(axis: None), inputs: {"x": "bm"}),
+        (id: 30, name: "rs", op: Reshape(shape: [2, -1]), inputs: {"x": "tr"}),
+        (id: 31, name: "fl", op: Flatten, inputs: {"x": "rs"}),
+        (id: 32, name: "cat", op: Concat(inputs: 3, axis: 0), inputs: {"in1": "xw", "in2": "mv", "in3": "vm"}),
+        (id: 33, name: "cat_s", op: Concat(inputs: 2, axis: -1), inputs: {"in1": "dot", "in2": "m_all"}),
+        (id: 34, name: "dense", op: Dense(units: 3, init: XavierUniform), inputs: {"x": "fl"}),
+        (id: 35, name: "dense_s", op: Dense(units: 2, init: XavierUniform), inputs: {"x": "dot"}),
+        (id: 36, name: "relu", op: ReLU, inputs: {"x": "dense"}),
+        (id: 37, name: "sig", op: Sigmoid, inputs: {"x": "xw"}),
+        (id: 38, name: "th", op: Tanh, inputs: {"x": "cat"}),
+        (id: 39, name: "lrelu", op: LeakyReLU(alpha: 0.1), inputs: {"x": "sub"}),
+        (id: 40, name: "prelu", op: PReLU(init_alpha: 0.25), inputs: {"x": "sub"}),
+        (id: 41, name: "step", op: Step, inputs: {"x": "sub"}),
+        (id: 42, name: "ident", op: Identity, inputs: {"x": "mul"}),
+        (id: 43, name: "drop", op: Dropout(p: 0.5), inputs: {"x": "div"}),
+        (id: 44, name: "bn", op: BatchNorm(momentum: 0.1), params: {"beta": Vector([0.1, 0.0, -0.1]), "gamma": Vector([1.0, 0.5, 2.0]), "running_mean": Vector([0.1, -0.2, 0.3]), "running_var": Vector([0.5, 2.0, 1.5])}, inputs: {"x": "xw"}),
+        (id: 45, name: "smx", op: Softmax, inputs: {"x": "xw"}),
+        (id: 46, name: "feat", op: Concat(inputs: 10, axis: 0), inputs: {"in1": "add", "in2": "neg", "in3": "sq", "in4": "lg", "in5": "ab", "in6": "sc", "in7": "lrelu", "in8": "step", "in9": "ident", "in10": "mul2"}),
+        (id: 47, name: "dense_f", op: Dense(units: 3, init: XavierUniform), inputs: {"x": "feat"}),
+        (id: 48, name: "conv", op: Conv2d(filters: 2, kernel: 3, stride: 1, padding: Same, bias: true, init: HeUniform), inputs: {"x": "img"}),
+        (id: 49, name: "conv_s", op: Conv2d(filters: 1, kernel: 2, stride: 2, padding: Explicit(1), bias: false, init: HeUniform), inputs: {"x": "conv"}),
+        (id: 50, name: "ap", op: AvgPool2d(kernel: 2, stride: 1), inputs: {"x": "conv"}),
+        (id: 51, name: "bn2", op: BatchNorm(momentum: 0.1), inputs: {"x": "ap"}),
+        (id: 52, name: "mp", op: MaxPool2d(kernel: 2, stride: 2), inputs: {"x": "img"}),
+        (id: 53, name: "ap2", op: AvgPool2d(kernel: 2, stride: 2), inputs: {"x": "img"}),
+        (id: 54, name: "mse", op: MSE, inputs: {"pred": "dense_f", "target": "t"}),
+        (id: 55, name: "l1", op: L1, inputs: {"pred": "prelu", "target": "c"}),
+        (id: 56, name: "bce", op: BCE, inputs: {"pred": "sig", "target": "yb"}),
+        (id: 57, name: "ce_i", op: CrossEntropy, inputs: {"logits": "dense", "target": "cls"}),
+        (id: 58, name: "ce_o", op: CrossEntropy, inputs: {"logits": "dense", "target": "t"}),
+        (id: 59, name: "s_img", op: Sum(axis: None), inputs: {"x": "conv_s"}),
+        (id: 60, name: "s_bn2", op: Sum(axis: None), inputs: {"x": "bn2"}),
+        (id: 61, name: "s_mp", op: Sum(axis: None), inputs: {"x": "mp"}),
+        (id: 62, name: "s_ap2", op: Mean(axis: None), inputs: {"x": "ap2"}),
+        (id: 63, name: "s_th", op: Sum(axis: None), inputs: {"x": "th"}),
+        (id: 64, name: "s_bn", op: Sum(axis: None), inputs: {"x": "bn"}),
+        (id: 65, name: "s_drop", op: Sum(axis: None), inputs: {"x": "drop"}),
+        (id: 66, name: "s_relu", op: Sum(axis: None), inputs: {"x": "relu"}),
+        (id: 67, name: "s_smx", op: Mean(axis: 0), inputs: {"x": "smx"}),
+        (id: 68, name: "s_cat", op: Sum(axis: None), inputs: {"x": "cat_s"}),
+        (id: 69, name: "s_dense", op: Sum(axis: None), inputs: {"x": "dense_s"}),
+        (id: 70, name: "s_rs", op: Sum(axis: -1), inputs: {"x": "rs"}),
+        (id: 71, name: "s_sax", op: Sum(axis: None), inputs: {"x": "s_ax"}),
+        (id: 72, name: "s_rs2", op: Sum(axis: None), inputs: {"x": "s_rs"}),
+        (id: 73, name: "heads", op: Concat(inputs: 19, axis: 0), inputs: {"in1": "mse", "in2": "l1", "in3": "bce", "in4": "ce_i", "in5": "ce_o", "in6": "dot2", "in7": "s_img", "in8": "s_bn2", "in9": "s_mp", "in10": "s_ap2", "in11": "s_th", "in12": "s_bn", "in13": "s_drop", "in14": "s_relu", "in15": "s_smx", "in16": "s_cat", "in17": "s_dense", "in18": "s_rs2", "in19": "s_sax"}),
+        (id: 74, name: "total", op: Sum(axis: None), inputs: {"x": "heads"}),
+    ],
+)
+"#;
+
+fn all_ops_project(dir: &Path) -> PathBuf {
+    let path = dir.join("all_ops.ron");
+    std::fs::write(&path, ALL_OPS).unwrap();
+    path
+}
+
+/// A second sample for the batch: every Input's values changed a little.
+fn shifted(graph: &Graph) -> Graph {
+    let mut g = graph.clone();
+    for name in ["x", "img", "t", "yb"] {
+        let a = g.find(name).unwrap().value().unwrap().clone();
+        let data: Vec<f64> = a
+            .data()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * 0.9 + 0.05 * (i % 3) as f64)
+            .collect();
+        g.set_value_by_name(name, Array::new(a.shape().to_vec(), data).unwrap())
+            .unwrap();
+    }
+    g.set_value_by_name("cls", Array::scalar(0.0)).unwrap();
+    g
+}
+
+/// Every node's value from onnxruntime, for a batch of two different samples, equals
+/// nodegrad's evaluation of each sample (the batch axis never mixes samples).
+#[test]
+fn onnx_computes_every_op_like_nodegrad_sample_by_sample() {
+    if !tools_or_skip(
+        "onnx, onnxruntime, numpy",
+        "NODEGRAD_REQUIRE_ONNX",
+        "the all-ops ONNX check",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = Project::load(&all_ops_project(dir.path())).unwrap();
+    let graphs = [project.graph.clone(), shifted(&project.graph)];
+    let evals: Vec<Evaluation> = graphs.iter().map(evaluate).collect();
+    let model = dir.path().join("all.onnx");
+    let summary = onnx_export::write(&graphs[0], true, &model).unwrap();
+    assert!(summary.outputs.len() > 10, "{:?}", summary.outputs);
+    let feeds_path = model.with_extension("feeds.json");
+    let doc: serde_json::Map<String, Value> = summary
+        .inputs
+        .iter()
+        .map(|n| {
+            let rows: Vec<&Array> = graphs
+                .iter()
+                .map(|g| g.find(n).unwrap().value().unwrap())
+                .collect();
+            let mut shape = vec![2];
+            shape.extend(rows[0].shape());
+            let values: Vec<f64> = rows.iter().flat_map(|a| a.data().to_vec()).collect();
+            (
+                n.clone(),
+                serde_json::json!({"shape": shape, "value": values}),
+            )
+        })
+        .collect();
+    std::fs::write(&feeds_path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = run_python(&[
+        &script(),
+        &model.display().to_string(),
+        &feeds_path.display().to_string(),
+        "--all",
+    ]);
+    let got: serde_json::Map<String, Value> = serde_json::from_str(&out).unwrap();
+    let (mut seen, mut compared) = (0usize, 0usize);
+    for node in graphs[0].nodes() {
+        if node.op.is_source() {
+            continue;
+        }
+        let v = got
+            .get(&node.name)
+            .unwrap_or_else(|| panic!("onnxruntime has no value {}", node.name));
+        let values = numbers(&v["value"]);
+        let per = evals[0].nodes[&node.id].value.len();
+        // Values that depend on no Input have no batch axis.
+        let rows = values.len() / per;
+        assert!(
+            rows == 1 || rows == 2,
+            "{}: {} values",
+            node.name,
+            values.len()
+        );
+        for (row, eval) in evals.iter().enumerate().take(rows) {
+            let want = value_of(&graphs[row], eval, &node.name);
+            for (g, w) in values[row * per..(row + 1) * per].iter().zip(want.data()) {
+                assert!(
+                    close_f32(*g, *w),
+                    "{} sample {row}: onnxruntime {g}, nodegrad {w}",
+                    node.name
+                );
+                compared += 1;
+            }
+        }
+        seen += 1;
+    }
     eprintln!(
-        "PyTorch vs nodegrad eval --json: {compared} numbers, worst relative difference {worst:e}"
+        "all ops: {seen} nodes, {compared} numbers of 2 samples equal nodegrad's (f32 tolerance)"
     );
+    assert_eq!(seen, 66);
+}
+
+/// The same graph as PyTorch code: every node's value and gradient and every weight's
+/// equal `nodegrad eval --json` (rel 1e-6, float64).
+#[test]
+fn pytorch_computes_every_op_like_nodegrad() {
+    if !tools_or_skip(
+        "torch",
+        "NODEGRAD_REQUIRE_TORCH",
+        "the all-ops PyTorch comparison",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (compared, worst) = compare_with_torch(&all_ops_project(dir.path()), dir.path());
+    eprintln!(
+        "all ops, PyTorch vs nodegrad eval --json: {compared} numbers, worst relative difference {worst:e}"
+    );
+    assert!(compared > 500, "{compared}");
 }
 
 #[test]
