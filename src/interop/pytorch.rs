@@ -427,7 +427,7 @@ fn node_code(ctx: &Ctx, node: &Node) -> Result<NodeCode, ExportError> {
             c.params.push((
                 "weight".into(),
                 format!("m.{v}.weight.t()"),
-                format!("m.{v}.weight.grad.t()"),
+                format!("transposed(m.{v}.weight.grad)"),
             ));
             if rank(0) == 1 {
                 format!("self.{v}({})", x(0))
@@ -561,7 +561,7 @@ fn node_code(ctx: &Ctx, node: &Node) -> Result<NodeCode, ExportError> {
             c.params.push((
                 "alpha".into(),
                 format!("m.{v}.weight.reshape(())"),
-                format!("m.{v}.weight.grad.reshape(())"),
+                format!("as_scalar(m.{v}.weight.grad)"),
             ));
             // As nodegrad computes it (relu(x) - alpha relu(-x)), so the gradient at 0 agrees.
             format!(
@@ -832,7 +832,11 @@ pub fn generate(
         .iter()
         .map(|(n, _)| format!("{}: {}", py_str(&n.name), var(n.id)))
         .collect();
-    let _ = writeln!(py, "        self.values = {{{}}}", all.join(", "));
+    let _ = writeln!(py, "        self.values = {{");
+    for item in &all {
+        let _ = writeln!(py, "            {item},");
+    }
+    let _ = writeln!(py, "        }}");
     let _ = writeln!(
         py,
         "        return {}",
@@ -910,7 +914,13 @@ def load_weights(model):
     // nodegrad's view of every weight, for the JSON.
     let _ = writeln!(
         py,
-        "\n\ndef param_views(m):\n    \"\"\"Each node's tensors in nodegrad's layout: node -> key -> (value, gradient).\"\"\"\n    return {{"
+        "
+
+def param_views(m):
+    \"\"\"Each node's tensors in nodegrad's layout: node -> key -> (value, gradient).\"\"\"
+    transposed = lambda g: None if g is None else g.t()
+    as_scalar = lambda g: None if g is None else g.reshape(())
+    return {{"
     );
     for (node, c) in &codes {
         let mut params: Vec<&(String, String, String)> =
@@ -921,23 +931,13 @@ def load_weights(model):
         }
         let items: Vec<String> = params
             .iter()
-            .map(|(k, val, grad)| {
-                let grad = if grad == "None" {
-                    "None".to_string()
-                } else {
-                    let base = grad
-                        .trim_end_matches(".t()")
-                        .trim_end_matches(".reshape(())");
-                    format!("{grad} if {base} is not None else None")
-                };
-                format!("{}: ({val}, {grad})", py_str(k))
-            })
+            .map(|(k, val, grad)| format!("            {}: ({val}, {grad}),", py_str(k)))
             .collect();
         let _ = writeln!(
             py,
-            "        {}: {{{}}},",
+            "        {}: {{\n{}\n        }},",
             py_str(&node.name),
-            items.join(", ")
+            items.join("\n")
         );
     }
     let _ = writeln!(py, "    }}");
@@ -950,8 +950,16 @@ def load_weights(model):
         .collect();
     let ops: Vec<String> = codes
         .iter()
-        .map(|(n, _)| format!("{}: {}", py_str(&n.name), py_str(n.op.name())))
+        .map(|(n, _)| format!("    {}: {},", py_str(&n.name), py_str(n.op.name())))
         .collect();
+    let constants_grad = if constants.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n    for name in [{}]:\n        getattr(model, name).requires_grad_(True)  # nodegrad gives constants a gradient too",
+            constants.join(", ")
+        )
+    };
     let output_name = analysis
         .output
         .and_then(|id| graph.node(id))
@@ -961,7 +969,10 @@ def load_weights(model):
         py,
         "
 
-OPS = {{{ops}}}
+# Each node's op, for the JSON.
+OPS = {{
+{ops}
+}}
 
 
 def evaluate_json():
@@ -969,9 +980,7 @@ def evaluate_json():
     sum of the output's values, and returns every node's value and gradient in the layout
     of `nodegrad eval --json` (nodes, their shapes and parameters; no edges).\"\"\"
     model = load_weights(Model().double())
-    model.eval()
-    for name in [{constants}]:
-        getattr(model, name).requires_grad_(True)  # nodegrad gives constants a gradient too
+    model.eval(){constants_grad}
     inputs = {{k: torch.tensor(v, dtype=torch.float64).reshape([1] + s).requires_grad_(True)
               for k, (s, v) in INPUTS.items()}}
     out = model(**inputs)
@@ -998,8 +1007,7 @@ def evaluate_json():
     parameters = {params}
     return {{\"output\": output, \"device\": \"PyTorch \" + torch.__version__ + \" (CPU, float64)\",
             \"parameters\": parameters, \"nodes\": nodes}}",
-        ops = ops.join(", "),
-        constants = constants.join(", "),
+        ops = ops.join("\n"),
         params = analysis.total_params,
     );
 
