@@ -141,12 +141,12 @@ fn py_ints(v: &[usize]) -> String {
 
 /// Numbers as a Python list, a few per line.
 fn py_floats(v: &[f64], indent: &str) -> String {
-    if v.len() <= 6 {
+    if v.len() <= 4 {
         let items: Vec<String> = v.iter().map(|x| py_float(*x)).collect();
         return format!("[{}]", items.join(", "));
     }
     let mut s = String::from("[\n");
-    for chunk in v.chunks(6) {
+    for chunk in v.chunks(4) {
         let items: Vec<String> = chunk.iter().map(|x| py_float(*x)).collect();
         let _ = writeln!(s, "{indent}    {},", items.join(", "));
     }
@@ -844,13 +844,12 @@ pub fn generate(
     );
 
     // Weights.
-    let _ = writeln!(py);
+    let _ = writeln!(py, "\n");
     match &safetensors {
         Some(_) => {
             let _ = writeln!(
                 py,
-                "
-def load_weights(model):
+                "def load_weights(model):
     \"\"\"Reads {st_name} (the safetensors format: an 8-byte header length, a JSON header,
     then the raw little-endian tensors) into the model.\"\"\"
     with open(WEIGHTS_FILE, \"rb\") as f:
@@ -1169,8 +1168,8 @@ def predicted_class(p):
 def train(path=None, epochs=EPOCHS):
     \"\"\"Trains from the exported weights with the project's optimizer, learning rate (and
     decay), batch size, epochs and loss (the mean over a batch of `{loss}`), early stopping
-    on the validation loss after PATIENCE epochs without improvement. Prints one line per
-    epoch and returns the model with the best weights.\"\"\"
+    on the validation loss after PATIENCE epochs without improvement (then the best weights
+    are put back). Prints one line per epoch and returns the model.\"\"\"
     torch.manual_seed(SEED)
     (x_train, t_train), (x_val, t_val) = read_dataset(path)
     model = load_weights(Model()).float()
