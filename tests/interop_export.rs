@@ -511,6 +511,72 @@ fn shifted(graph: &Graph) -> Graph {
     g
 }
 
+/// The batch of both samples of `graphs` as the feeds file of the scripts: input ->
+/// {shape: [2, ...], value}.
+fn batch_feeds(graphs: &[Graph], inputs: &[String], path: &Path) {
+    let doc: serde_json::Map<String, Value> = inputs
+        .iter()
+        .map(|n| {
+            let rows: Vec<&Array> = graphs
+                .iter()
+                .map(|g| g.find(n).unwrap().value().unwrap())
+                .collect();
+            let mut shape = vec![rows.len()];
+            shape.extend(rows[0].shape());
+            let values: Vec<f64> = rows.iter().flat_map(|a| a.data().to_vec()).collect();
+            (
+                n.clone(),
+                serde_json::json!({"shape": shape, "value": values}),
+            )
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+/// Compares every computed node of `graphs[0]` in `got` (node -> values, a row per sample
+/// or one row for values that depend on no Input) with nodegrad's evaluation of each
+/// sample; returns (nodes, numbers) compared.
+fn compare_rows(
+    graphs: &[Graph],
+    evals: &[Evaluation],
+    got: &serde_json::Map<String, Value>,
+    close: impl Fn(f64, f64) -> bool,
+    what: &str,
+) -> (usize, usize) {
+    let (mut seen, mut compared) = (0usize, 0usize);
+    for node in graphs[0].nodes() {
+        if node.op.is_source() {
+            continue;
+        }
+        let v = got
+            .get(&node.name)
+            .unwrap_or_else(|| panic!("{what} has no value {}", node.name));
+        let values = numbers(&v["value"]);
+        let per = evals[0].nodes[&node.id].value.len();
+        // Values that depend on no Input have no batch axis (ONNX) or one of size 1.
+        let rows = values.len() / per;
+        assert!(
+            rows == 1 || rows == graphs.len(),
+            "{what} {}: {} values",
+            node.name,
+            values.len()
+        );
+        for (row, eval) in evals.iter().enumerate().take(rows) {
+            let want = value_of(&graphs[row], eval, &node.name);
+            for (g, w) in values[row * per..(row + 1) * per].iter().zip(want.data()) {
+                assert!(
+                    close(*g, *w),
+                    "{} sample {row}: {what} {g}, nodegrad {w}",
+                    node.name
+                );
+                compared += 1;
+            }
+        }
+        seen += 1;
+    }
+    (seen, compared)
+}
+
 /// Every node's value from onnxruntime, for a batch of two different samples, equals
 /// nodegrad's evaluation of each sample (the batch axis never mixes samples).
 #[test]
@@ -530,24 +596,7 @@ fn onnx_computes_every_op_like_nodegrad_sample_by_sample() {
     let summary = onnx_export::write(&graphs[0], true, &model).unwrap();
     assert!(summary.outputs.len() > 10, "{:?}", summary.outputs);
     let feeds_path = model.with_extension("feeds.json");
-    let doc: serde_json::Map<String, Value> = summary
-        .inputs
-        .iter()
-        .map(|n| {
-            let rows: Vec<&Array> = graphs
-                .iter()
-                .map(|g| g.find(n).unwrap().value().unwrap())
-                .collect();
-            let mut shape = vec![2];
-            shape.extend(rows[0].shape());
-            let values: Vec<f64> = rows.iter().flat_map(|a| a.data().to_vec()).collect();
-            (
-                n.clone(),
-                serde_json::json!({"shape": shape, "value": values}),
-            )
-        })
-        .collect();
-    std::fs::write(&feeds_path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    batch_feeds(&graphs, &summary.inputs, &feeds_path);
     let out = run_python(&[
         &script(),
         &model.display().to_string(),
@@ -555,37 +604,7 @@ fn onnx_computes_every_op_like_nodegrad_sample_by_sample() {
         "--all",
     ]);
     let got: serde_json::Map<String, Value> = serde_json::from_str(&out).unwrap();
-    let (mut seen, mut compared) = (0usize, 0usize);
-    for node in graphs[0].nodes() {
-        if node.op.is_source() {
-            continue;
-        }
-        let v = got
-            .get(&node.name)
-            .unwrap_or_else(|| panic!("onnxruntime has no value {}", node.name));
-        let values = numbers(&v["value"]);
-        let per = evals[0].nodes[&node.id].value.len();
-        // Values that depend on no Input have no batch axis.
-        let rows = values.len() / per;
-        assert!(
-            rows == 1 || rows == 2,
-            "{}: {} values",
-            node.name,
-            values.len()
-        );
-        for (row, eval) in evals.iter().enumerate().take(rows) {
-            let want = value_of(&graphs[row], eval, &node.name);
-            for (g, w) in values[row * per..(row + 1) * per].iter().zip(want.data()) {
-                assert!(
-                    close_f32(*g, *w),
-                    "{} sample {row}: onnxruntime {g}, nodegrad {w}",
-                    node.name
-                );
-                compared += 1;
-            }
-        }
-        seen += 1;
-    }
+    let (seen, compared) = compare_rows(&graphs, &evals, &got, close_f32, "onnxruntime");
     eprintln!(
         "all ops: {seen} nodes, {compared} numbers of 2 samples equal nodegrad's (f32 tolerance)"
     );
@@ -604,11 +623,33 @@ fn pytorch_computes_every_op_like_nodegrad() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (compared, worst) = compare_with_torch(&all_ops_project(dir.path()), dir.path());
+    let path = all_ops_project(dir.path());
+    let (compared, worst) = compare_with_torch(&path, dir.path());
     eprintln!(
         "all ops, PyTorch vs nodegrad eval --json: {compared} numbers, worst relative difference {worst:e}"
     );
     assert!(compared > 500, "{compared}");
+    // A batch of two different samples: each row is that sample's values.
+    let project = Project::load(&path).unwrap();
+    let graphs = [project.graph.clone(), shifted(&project.graph)];
+    let evals: Vec<Evaluation> = graphs.iter().map(evaluate).collect();
+    let py = dir.path().join("all_ops.py");
+    let feeds = dir.path().join("batch.json");
+    let inputs: Vec<String> = ["x", "img", "t", "cls", "yb"].map(String::from).to_vec();
+    batch_feeds(&graphs, &inputs, &feeds);
+    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/pytorch_batch.py");
+    let out = run_python(&[
+        &runner.display().to_string(),
+        &py.display().to_string(),
+        &feeds.display().to_string(),
+    ]);
+    let got: serde_json::Map<String, Value> = serde_json::from_str(&out).unwrap();
+    let rel = |g: f64, w: f64| (g - w).abs() <= 1e-9 * w.abs().max(1.0);
+    let (seen, compared) = compare_rows(&graphs, &evals, &got, rel, "PyTorch");
+    eprintln!(
+        "all ops, PyTorch on a batch of 2: {seen} nodes, {compared} numbers equal nodegrad's"
+    );
+    assert_eq!(seen, 66);
 }
 
 #[test]
