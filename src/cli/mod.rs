@@ -1,5 +1,5 @@
-//! The command line: `check`, `eval`, `steps` and `train`, on the same library the window
-//! uses.
+//! The command line: `check`, `eval`, `steps`, `train` and `export`, on the same library the
+//! window uses.
 
 mod json;
 mod train_cmd;
@@ -129,6 +129,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE.csv")]
         metrics: Option<PathBuf>,
     },
+    /// Export the graph as PyTorch code (one .py; large weights in a .safetensors beside it,
+    /// the training dataset as a .csv beside it) or as an ONNX model.
+    Export {
+        file: PathBuf,
+        /// What to write.
+        #[arg(long, value_enum)]
+        to: ExportTarget,
+        /// Where to write it (model.py, model.onnx).
+        #[arg(short = 'o', long = "out", value_name = "OUT")]
+        out: PathBuf,
+        /// ONNX: include the losses as outputs (their targets become inputs).
+        #[arg(long)]
+        with_loss: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportTarget {
+    /// One readable Python file with an nn.Module.
+    Pytorch,
+    /// An ONNX model (opset 17).
+    Onnx,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -183,6 +205,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             out,
             err,
         ),
+        Some(Command::Export {
+            file,
+            to,
+            out: dest,
+            with_loss,
+        }) => export(&file, to, &dest, with_loss, out, err),
         None => {
             if let (Some(file), Some(name)) = (&cli.file, &cli.select) {
                 if let Err(e) = check_select(file, name) {
@@ -228,6 +256,58 @@ fn all_diagnostics(
         all.extend(e.diagnostics.iter().cloned());
     }
     all
+}
+
+/// `export`: writes the file(s) and says what was written; a refusal names the node.
+fn export(
+    file: &Path,
+    to: ExportTarget,
+    dest: &Path,
+    with_loss: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let project = match Project::load(file) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "{e}")?;
+            return Ok(1);
+        }
+    };
+    let result = match to {
+        ExportTarget::Pytorch => {
+            if with_loss {
+                writeln!(
+                    err,
+                    "note: --with-loss is for ONNX; PyTorch code always has the losses"
+                )?;
+            }
+            crate::interop::pytorch::write(&project, file.parent(), dest)
+                .map(|w| format!("wrote {}", w.describe()))
+        }
+        ExportTarget::Onnx => crate::interop::onnx_export::write(&project.graph, with_loss, dest)
+            .map(|s| {
+                format!(
+                    "wrote {} ({} bytes): inputs {}, outputs {}, {} ONNX nodes, {} initializers",
+                    dest.display(),
+                    s.bytes,
+                    s.inputs.join(", "),
+                    s.outputs.join(", "),
+                    s.onnx_nodes,
+                    s.initializers
+                )
+            }),
+    };
+    match result {
+        Ok(msg) => {
+            writeln!(out, "{msg}")?;
+            Ok(0)
+        }
+        Err(e) => {
+            writeln!(err, "{}: {e}", file.display())?;
+            Ok(1)
+        }
+    }
 }
 
 fn check(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<i32> {

@@ -390,6 +390,8 @@ impl NodegradApp {
             AppCommand::DiscardRecovery => self.recovery.discard(),
             AppCommand::CloseGradientCheck => self.gradcheck = None,
             AppCommand::AnimateBackward => self.animate_backward(),
+            AppCommand::ExportPytorch(path) => self.export(path, None),
+            AppCommand::ExportOnnx { path, with_loss } => self.export(path, Some(with_loss)),
         }
     }
 
@@ -840,6 +842,49 @@ impl NodegradApp {
                 false
             }
         }
+    }
+
+    /// File > Export: PyTorch code (`onnx_with_loss` None) or an ONNX model of the open
+    /// project, to `path` or where a save dialog says. The status bar says what was written,
+    /// or why nothing was (a refused node by name).
+    pub fn export(&mut self, path: Option<PathBuf>, onnx_with_loss: Option<bool>) {
+        let (ext, filter) = match onnx_with_loss {
+            Some(_) => ("onnx", "ONNX model"),
+            None => ("py", "Python (PyTorch)"),
+        };
+        let stem = self.doc.display_name().trim_end_matches(".ron").to_string();
+        let path = path.or_else(|| {
+            rfd::FileDialog::new()
+                .add_filter(filter, &[ext])
+                .set_file_name(format!("{stem}.{ext}"))
+                .save_file()
+        });
+        let Some(path) = path else {
+            self.message = "Not exported: no file was chosen.".into();
+            return;
+        };
+        let project = self.doc.project();
+        let result = match onnx_with_loss {
+            Some(with_loss) => {
+                crate::interop::onnx_export::write(&project.graph, with_loss, &path).map(|s| {
+                    format!(
+                        "exported {} (ONNX: inputs {}, outputs {})",
+                        path.display(),
+                        s.inputs.join(", "),
+                        s.outputs.join(", ")
+                    )
+                })
+            }
+            None => {
+                let base = self.doc.path.as_deref().and_then(Path::parent);
+                crate::interop::pytorch::write(project, base, &path)
+                    .map(|w| format!("exported {}", w.describe()))
+            }
+        };
+        self.message = match result {
+            Ok(m) => m,
+            Err(e) => format!("Not exported: {e}"),
+        };
     }
 
     /// Restores the recovered work as an unsaved document.

@@ -62,6 +62,15 @@ pub enum AppCommand {
     /// Play the backward pass on the wires, chain-rule step by step (View > Animate backward
     /// pass).
     AnimateBackward,
+    /// File > Export > PyTorch code…: writes the graph as a .py to this file (`None` asks
+    /// with a save dialog).
+    ExportPytorch(Option<PathBuf>),
+    /// File > Export > ONNX…: writes the graph as an ONNX model to this file (`None` asks);
+    /// `with_loss` adds the losses as outputs.
+    ExportOnnx {
+        path: Option<PathBuf>,
+        with_loss: bool,
+    },
 }
 
 /// An action waiting for "discard unsaved changes?".

@@ -46,6 +46,30 @@ pub fn menu_bar(ui: &mut Ui, v: &MenuView<'_>) -> Vec<AppCommand> {
                 cmd(ui, "Save", "Ctrl+S", AppCommand::Save);
                 cmd(ui, "Save As…", "Ctrl+Shift+S", AppCommand::SaveAs);
                 cmd(ui, "Save as exercise…", "", AppCommand::SaveExercise);
+                ui.menu_button("Export", |ui| {
+                    for (label, c) in [
+                        ("PyTorch code…", AppCommand::ExportPytorch(None)),
+                        (
+                            "ONNX…",
+                            AppCommand::ExportOnnx {
+                                path: None,
+                                with_loss: false,
+                            },
+                        ),
+                        (
+                            "ONNX with losses…",
+                            AppCommand::ExportOnnx {
+                                path: None,
+                                with_loss: true,
+                            },
+                        ),
+                    ] {
+                        if ui.button(label).clicked() {
+                            out.push(c);
+                            ui.close();
+                        }
+                    }
+                });
                 ui.menu_button("Open example", |ui| {
                     for path in list_projects(&super::examples_dir()) {
                         let name = path
