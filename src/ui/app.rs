@@ -389,6 +389,7 @@ impl NodegradApp {
             AppCommand::RestoreRecovery => self.restore_recovery(),
             AppCommand::DiscardRecovery => self.recovery.discard(),
             AppCommand::CloseGradientCheck => self.gradcheck = None,
+            AppCommand::ImportOnnx(path) => self.guarded(Pending::ImportOnnx(path)),
         }
     }
 
@@ -424,6 +425,11 @@ impl NodegradApp {
                 self.quit_confirmed = true;
                 self.close_now = true;
             }
+            Pending::ImportOnnx(Some(path)) => self.import_onnx_now(&path),
+            Pending::ImportOnnx(None) => match super::files::pick_onnx() {
+                Some(path) => self.import_onnx_now(&path),
+                None => self.message = "Nothing imported: no file was chosen".into(),
+            },
         }
     }
 
@@ -821,6 +827,33 @@ impl NodegradApp {
                 self.message = e.to_string();
                 self.load_error = Some(e.to_string());
                 false
+            }
+        }
+    }
+
+    /// Imports an ONNX model as a new unsaved project titled after the file (the caller
+    /// already asked about unsaved changes). A model that fails to import changes nothing:
+    /// the error (every unsupported node) is shown and the current document stays.
+    pub fn import_onnx_now(&mut self, path: &Path) {
+        match crate::interop::onnx_import::import_file(path) {
+            Ok(project) => {
+                let nodes = project.graph.len();
+                self.recovery.discard();
+                self.doc = Document::new(project, None);
+                self.doc.mark_dirty();
+                self.reset_training();
+                self.canvas.fit_requested = true;
+                self.canvas.selection.clear();
+                self.recompute();
+                self.stepping.reset();
+                self.message = format!(
+                    "imported {} ({nodes} nodes): File > Save As… keeps it",
+                    path.display()
+                );
+            }
+            Err(e) => {
+                self.message = format!("could not import {}", path.display());
+                self.load_error = Some(e.to_string());
             }
         }
     }

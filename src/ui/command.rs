@@ -59,6 +59,9 @@ pub enum AppCommand {
     RestoreRecovery,
     DiscardRecovery,
     CloseGradientCheck,
+    /// File > Import ONNX…: the model as a new unsaved project (`None` asks with a file
+    /// dialog).
+    ImportOnnx(Option<PathBuf>),
 }
 
 /// An action waiting for "discard unsaved changes?".
@@ -67,4 +70,6 @@ pub enum Pending {
     New,
     Open(Option<PathBuf>),
     Quit,
+    /// Import an ONNX model as a new project (`None` asks with a file dialog).
+    ImportOnnx(Option<PathBuf>),
 }
