@@ -167,6 +167,24 @@ def elementwise():
     save("elementwise", nodes, [inp("x", 6)], [out("probs", 6)], inits)
 
 
+def constants():
+    """Values computed from initializers alone (no batch axis), as nodegrad's exporter writes
+    them: a transposed weight, an Unsqueeze that lines a batched value up with a matrix, a
+    reduction over every axis after the batch axis."""
+    nodes = [
+        helper.make_node("Transpose", ["W"], ["Wt"], name="Wt", perm=[1, 0]),
+        helper.make_node("Exp", ["Wt"], ["eWt"], name="eWt"),
+        helper.make_node("MatMul", ["x", "eWt"], ["proj"], name="proj"),
+        helper.make_node("Unsqueeze", ["proj", "proj.axes"], ["proj.row"], name="proj.row"),
+        helper.make_node("Mul", ["proj.row", "M"], ["scaled"], name="scaled"),
+        helper.make_node("ReduceSum", ["scaled", "sum.axes"], ["total"], name="total",
+                         keepdims=0),
+    ]
+    inits = [w("W", 3, 4), w("M", 2, 3), const_i64("proj.axes", [1]), const_i64("sum.axes", [1, 2])]
+    graph_out = helper.make_tensor_value_info("total", TensorProto.FLOAT, ["N"])
+    save("constants", nodes, [inp("x", 4)], [graph_out], inits)
+
+
 def unsupported():
     """Ops nodegrad lacks and attributes it cannot represent, for the error list."""
     nodes = [
@@ -191,4 +209,5 @@ if __name__ == "__main__":
     cnn()
     batchnorm()
     elementwise()
+    constants()
     unsupported()

@@ -313,6 +313,20 @@ fn every_other_listed_op_imports_and_matches_onnxruntime() {
 }
 
 #[test]
+fn values_without_a_batch_axis_and_unsqueeze_import_and_match_onnxruntime() {
+    let g = compare_with_onnxruntime("constants", "total", &[("x", "x")]);
+    // The initializer W [3, 4] is transposed and exponentiated once, not per sample.
+    assert_eq!(op_of(&g, "Wt"), &Op::Transpose);
+    assert_eq!(g.find("W").unwrap().value().unwrap().shape(), &[3, 4]);
+    assert_eq!(op_of(&g, "proj"), &Op::MatMul);
+    // Unsqueeze axes=[1] of [N, 3] is a Reshape to [1, 3] per sample.
+    assert_eq!(op_of(&g, "proj_row"), &Op::Reshape { shape: vec![1, 3] });
+    // ReduceSum over axes 1 and 2 of [N, 2, 3]: all of a sample.
+    assert_eq!(op_of(&g, "total"), &Op::Sum { axis: None });
+    assert_no_overlap(&g, "constants");
+}
+
+#[test]
 fn unsupported_ops_and_attributes_are_all_listed_by_node() {
     let err = onnx_import::import_file(&fixture("unsupported")).unwrap_err();
     let text = err.to_string();
@@ -458,6 +472,7 @@ fn truncated_and_bit_flipped_fixtures_never_panic() {
         "cnn",
         "batchnorm",
         "elementwise",
+        "constants",
         "unsupported",
     ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
@@ -664,7 +679,8 @@ fn importing_through_the_window_shows_the_cards_and_says_what_failed() {
     h.run_ok();
     // The imported cnn is unsaved: the app asks first.
     assert!(
-        h.query_by_label_contains("importing an ONNX model").is_some(),
+        h.query_by_label_contains("importing an ONNX model")
+            .is_some(),
         "asks about the unsaved import"
     );
     h.state_mut().commands.push(AppCommand::ConfirmDiscard);
@@ -680,4 +696,61 @@ fn importing_through_the_window_shows_the_cards_and_says_what_failed() {
         &g,
         "a failed import keeps the open project"
     );
+}
+
+#[test]
+fn a_larger_imported_model_reads_at_1920x1080_and_1280x720() {
+    use egui_kittest::Harness;
+    use nodegrad::ui::app::AppCommand;
+    use nodegrad::ui::{AppConfig, NodegradApp};
+
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (size, snap) in [
+        ([1920.0, 1080.0], "import-onnx-elementwise-1920x1080"),
+        ([1280.0, 720.0], "import-onnx-elementwise-1280x720"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = AppConfig {
+            storage_dir: Some(dir.path().to_path_buf()),
+            window_size: Some(size),
+            ..AppConfig::default()
+        };
+        let mut h = Harness::builder()
+            .with_size(size)
+            .with_max_steps(40)
+            .build_eframe(move |cc| NodegradApp::new(cc, config));
+        h.run_steps(6);
+        h.state_mut()
+            .commands
+            .push(AppCommand::ImportOnnx(Some(fixture("elementwise"))));
+        h.run_steps(14);
+        let app = h.state();
+        let g = app.doc.graph();
+        assert_eq!(g.len(), 24, "{:?}", names(g));
+        let canvas = app
+            .layout
+            .pane_rect(nodegrad::ui::layout::Pane::Canvas)
+            .unwrap();
+        let rects: Vec<(String, egui::Rect)> = g
+            .nodes()
+            .map(|n| (n.name.clone(), app.canvas.node_screen_rect(n.id).unwrap()))
+            .collect();
+        for (i, (a, ra)) in rects.iter().enumerate() {
+            assert!(
+                canvas.contains_rect(*ra),
+                "{a} {ra:?} is inside the canvas {canvas:?} after Fit"
+            );
+            for (b, rb) in &rects[i + 1..] {
+                assert!(
+                    !ra.shrink(1.0).intersects(rb.shrink(1.0)),
+                    "cards {a} {ra:?} and {b} {rb:?} overlap on screen"
+                );
+            }
+        }
+        h.snapshot_options(
+            snap,
+            &egui_kittest::SnapshotOptions::new().max_failed_pixels(1200),
+        );
+        results.extend_harness(&mut h);
+    }
 }

@@ -101,6 +101,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Identity",
     "Dropout",
     "Constant",
+    "Unsqueeze",
 ];
 
 /// Reads and imports a .onnx file; the project is titled after the file's name.
@@ -407,6 +408,8 @@ struct Builder {
     const_nodes: HashMap<(String, Vec<usize>), NodeId>,
     /// Per-sample shapes of every node made.
     shapes: BTreeMap<NodeId, Shape>,
+    /// Nodes whose value has the batch axis: the Inputs and what depends on them.
+    batched: BTreeSet<NodeId>,
 }
 
 /// `name` as a nodegrad name: characters nodegrad forbids become `_`, a leading digit gets a
@@ -479,6 +482,7 @@ impl Builder {
         }
         let name = self.unique_name(onnx_name);
         let arity = op.arity();
+        let batched = op == Op::Input || inputs.iter().any(|i| self.batched.contains(i));
         let id = self.graph.add(op, [0.0, 0.0]);
         self.graph
             .rename(id, &name)
@@ -495,6 +499,9 @@ impl Builder {
                 .map_err(|e| format!("internal: {e}"))?;
         }
         self.shapes.insert(id, shape);
+        if batched {
+            self.batched.insert(id);
+        }
         Ok(id)
     }
 

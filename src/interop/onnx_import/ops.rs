@@ -312,16 +312,49 @@ fn operand(b: &mut Builder, name: &str) -> Result<(NodeId, Shape), String> {
     Ok((id, dims))
 }
 
-/// A runtime (batched) input: the node and its per-sample shape.
-fn runtime_input(b: &mut Builder, n: &NodeProto, i: usize) -> Result<(NodeId, Shape), String> {
-    let name = input(n, i).ok_or_else(|| format!("input {i} is missing"))?;
-    match b.runtime(name) {
-        Some(v) => Ok(v),
-        None => Err(format!(
-            "input {i} ('{name}') is a constant: nodegrad computes this op on the model's \
-             inputs only"
-        )),
+/// A value as an operand: its node, its shape without the batch axis, and whether it has
+/// one (values that depend on a graph input do; constants and what is computed from
+/// constants alone do not).
+struct Val {
+    id: NodeId,
+    shape: Shape,
+    batched: bool,
+}
+
+impl Val {
+    /// Axes before the per-sample ones: 1 with a batch axis.
+    fn off(&self) -> usize {
+        usize::from(self.batched)
     }
+
+    /// The ONNX rank.
+    fn full(&self) -> usize {
+        self.shape.len() + self.off()
+    }
+}
+
+/// Input `i` as an operand (a constant becomes a node with its ONNX dims).
+fn value_input(b: &mut Builder, n: &NodeProto, i: usize) -> Result<Val, String> {
+    let name = input(n, i).ok_or_else(|| format!("input {i} is missing"))?;
+    let (id, shape) = operand(b, name)?;
+    Ok(Val {
+        id,
+        shape,
+        batched: b.batched.contains(&id),
+    })
+}
+
+/// Input `i`, which must depend on a graph input (images, Gemm's rows).
+fn runtime_input(b: &mut Builder, n: &NodeProto, i: usize) -> Result<(NodeId, Shape), String> {
+    let v = value_input(b, n, i)?;
+    if !v.batched {
+        return Err(format!(
+            "input {i} ('{}') does not depend on a graph input: nodegrad runs this op on the \
+             model's inputs only",
+            input(n, i).unwrap_or_default()
+        ));
+    }
+    Ok((v.id, v.shape))
 }
 
 /// A constant input (weights, shapes, axes).
@@ -400,7 +433,12 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
         "Sqrt" => unary(b, Op::Sqrt),
         "Abs" => unary(b, Op::Abs),
         "Neg" => unary(b, Op::Neg),
-        "Flatten" => unary(b, Op::Flatten),
+        "Flatten" => {
+            let (x, _) = runtime_input(b, n, 0)?;
+            b.add_value(out, Op::Flatten, &[x], BTreeMap::new())
+                .map(|_| ())
+        }
+        "Unsqueeze" => unsqueeze(b, n, opset),
         "LeakyRelu" => unary(
             b,
             Op::LeakyReLU {
@@ -424,7 +462,7 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
             unary(b, Op::Dropout { p })
         }
         "PRelu" => {
-            let (x, _) = runtime_input(b, n, 0)?;
+            let x = value_input(b, n, 0)?.id;
             let slope = const_input(b, n, 1, "slope")?;
             let first = *slope.data.first().ok_or("its slope is empty")?;
             if slope.data.iter().any(|&v| v != first) {
@@ -443,8 +481,8 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
             .map(|_| ())
         }
         "Softmax" => {
-            let (x, s) = runtime_input(b, n, 0)?;
-            let full = s.len() + 1;
+            let v = value_input(b, n, 0)?;
+            let (x, full) = (v.id, v.full());
             let axis = resolve(
                 int(n, "axis", if opset >= 13 { -1 } else { 1 }),
                 full,
@@ -510,9 +548,10 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
                 .map(|_| ())
         }
         "Reshape" => {
-            let (x, s) = runtime_input(b, n, 0)?;
+            let v = value_input(b, n, 0)?;
             let target = const_input(b, n, 1, "shape")?.as_ints("its shape")?;
-            let shape = per_sample_reshape(&target, &s)?;
+            let x = v.id;
+            let shape = per_sample_reshape(&target, &v.shape, v.batched)?;
             b.add_value(out, Op::Reshape { shape }, &[x], BTreeMap::new())
                 .map(|_| ())
         }
@@ -525,44 +564,56 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
                     crate::graph::ops::limits::CONCAT_INPUTS.end()
                 ));
             }
-            let rank = names
-                .iter()
-                .find_map(|nm| b.runtime(nm).map(|(_, s)| s.len()))
-                .ok_or("all its inputs are constants: nodegrad joins the model's values")?;
-            let full = rank + 1;
-            let axis = resolve(int(n, "axis", 0), full, "axis")?;
-            if axis == 0 {
-                return Err("it joins along the batch axis: nodegrad computes one sample".into());
-            }
+            let batched_rank = names.iter().find_map(|nm| {
+                b.runtime(nm)
+                    .filter(|(id, _)| b.batched.contains(id))
+                    .map(|(_, s)| s.len())
+            });
             let mut ids = Vec::new();
+            let mut rank = 0;
             for nm in names {
-                ids.push(match b.runtime(nm) {
-                    Some((id, _)) => id,
-                    None => {
+                let id = match (b.runtime(nm), batched_rank) {
+                    (Some((id, _)), Some(_)) if !b.batched.contains(&id) => {
+                        return Err(format!(
+                            "it joins '{nm}', which does not depend on a graph input, with \
+                             values that do"
+                        ));
+                    }
+                    (Some((id, _)), _) => id,
+                    (None, Some(r)) => {
                         let t = b.constant(nm).cloned().ok_or("an input is missing")?;
-                        let dims = beside_batch(&t, rank, nm)?;
+                        let dims = beside_batch(&t, r, nm)?;
                         b.const_node(nm, dims)?
                     }
-                });
+                    (None, None) => operand(b, nm)?.0,
+                };
+                rank = b.shapes[&id].len();
+                ids.push(id);
+            }
+            let off = usize::from(batched_rank.is_some());
+            let axis = resolve(int(n, "axis", 0), rank + off, "axis")?;
+            if axis < off {
+                return Err("it joins along the batch axis: nodegrad computes one sample".into());
             }
             let op = Op::Concat {
                 inputs: ids.len(),
-                axis: (axis - 1) as i64,
+                axis: (axis - off) as i64,
             };
             b.add_value(out, op, &ids, BTreeMap::new()).map(|_| ())
         }
         "Transpose" => {
-            let (x, s) = runtime_input(b, n, 0)?;
-            let full = s.len() + 1;
+            let v = value_input(b, n, 0)?;
+            let (x, full) = (v.id, v.full());
             let perm = ints(n, "perm").unwrap_or_else(|| (0..full as i64).rev().collect());
             let identity: Vec<i64> = (0..full as i64).collect();
             let mut swapped = identity.clone();
-            if full >= 3 {
+            let min = 2 + v.off();
+            if full >= min {
                 swapped.swap(full - 1, full - 2);
             }
             let op = if perm == identity {
                 Op::Identity
-            } else if full >= 3 && perm == swapped {
+            } else if full >= min && perm == swapped {
                 Op::Transpose
             } else {
                 return Err(format!(
@@ -643,7 +694,9 @@ fn binary_operands(b: &mut Builder, n: &NodeProto) -> Result<Vec<NodeId>, String
     ];
     let rank = names
         .iter()
-        .filter_map(|nm| b.runtime(nm).map(|(_, s)| s.len()))
+        .filter_map(|nm| b.runtime(nm))
+        .filter(|(id, _)| b.batched.contains(id))
+        .map(|(_, s)| s.len())
         .collect::<Vec<_>>();
     if let [ra, rb] = rank[..] {
         if ra != rb {
@@ -658,6 +711,13 @@ fn binary_operands(b: &mut Builder, n: &NodeProto) -> Result<Vec<NodeId>, String
     let mut ids = Vec::new();
     for nm in names {
         ids.push(match (b.runtime(nm), rank.first()) {
+            (Some((id, s)), Some(&r)) if !b.batched.contains(&id) && s.len() > r => {
+                return Err(format!(
+                    "'{nm}' {} does not depend on a graph input and has as many axes as the \
+                     batched value beside it: nodegrad computes one sample",
+                    fmt_shape(&s)
+                ));
+            }
             (Some((id, _)), _) => id,
             (None, Some(&r)) => {
                 let t = b.constant(nm).cloned().ok_or("an input is missing")?;
@@ -678,8 +738,9 @@ fn matmul(b: &mut Builder, n: &NodeProto, plan: &Plan<'_>) -> Result<(), String>
         input(n, 0).ok_or("input 0 is missing")?,
         input(n, 1).ok_or("input 1 is missing")?,
     );
-    match (b.runtime(a_name), b.runtime(b_name)) {
-        (Some((x, s)), None) => {
+    let batched = |v: Option<(NodeId, Shape)>| v.filter(|(id, _)| b.batched.contains(id));
+    match (batched(b.runtime(a_name)), batched(b.runtime(b_name))) {
+        (Some((x, s)), None) if b.constant(b_name).is_some() => {
             let w = b.constant(b_name).cloned().ok_or("input 1 is missing")?;
             if w.dims.len() > 2 {
                 return Err(format!(
@@ -710,7 +771,7 @@ fn matmul(b: &mut Builder, n: &NodeProto, plan: &Plan<'_>) -> Result<(), String>
             b.add_value(out, Op::MatMul, &[x, wid], BTreeMap::new())
                 .map(|_| ())
         }
-        (None, Some((y, _))) => {
+        (None, Some((y, _))) if b.constant(a_name).is_some() => {
             let a = b.constant(a_name).cloned().ok_or("input 0 is missing")?;
             if a.dims.len() > 2 {
                 return Err(format!(
@@ -734,7 +795,7 @@ fn matmul(b: &mut Builder, n: &NodeProto, plan: &Plan<'_>) -> Result<(), String>
             b.add_value(out, Op::MatMul, &[x, y], BTreeMap::new())
                 .map(|_| ())
         }
-        (None, None) => {
+        _ => {
             let (x, _) = operand(b, a_name)?;
             let (y, _) = operand(b, b_name)?;
             b.add_value(out, Op::MatMul, &[x, y], BTreeMap::new())
@@ -849,7 +910,21 @@ fn conv(b: &mut Builder, n: &NodeProto) -> Result<(), String> {
 
 /// ONNX Reshape's target (batch axis first; 0 copies the input's size) as nodegrad's
 /// per-sample shape.
-fn per_sample_reshape(target: &[i64], s: &[usize]) -> Result<Vec<i64>, String> {
+fn per_sample_reshape(target: &[i64], s: &[usize], batched: bool) -> Result<Vec<i64>, String> {
+    if !batched {
+        return target
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| match d {
+                0 => s
+                    .get(k)
+                    .map(|&v| v as i64)
+                    .ok_or_else(|| format!("shape {target:?} copies axis {k} the input lacks")),
+                d if d >= -1 => Ok(d),
+                d => Err(format!("shape {target:?} has a negative size {d}")),
+            })
+            .collect();
+    }
     let Some((&first, rest)) = target.split_first() else {
         return Err("it reshapes to a scalar, which drops the batch axis".into());
     };
@@ -878,30 +953,32 @@ fn per_sample_reshape(target: &[i64], s: &[usize]) -> Result<Vec<i64>, String> {
 
 fn reduce(b: &mut Builder, n: &NodeProto, _opset: i64) -> Result<(), String> {
     let out = n.output[0].as_str();
-    let (x, s) = runtime_input(b, n, 0)?;
-    let full = s.len() + 1;
+    let v = value_input(b, n, 0)?;
+    let (x, off, full) = (v.id, v.off(), v.full());
+    let s = v.shape;
     let axes = match (ints(n, "axes"), optional_const(b, n, 1, "axes")?) {
         (Some(a), _) => a,
         (None, Some(t)) => t.as_ints("its axes")?,
-        (None, None) => {
+        (None, None) if off == 1 => {
             return Err(
                 "it reduces every axis, the batch axis too: give the axes after the batch axis"
                     .into(),
             );
         }
+        (None, None) => (0..full as i64).collect(),
     };
     let mut set = BTreeSet::new();
     for a in axes {
         set.insert(resolve(a, full, "axis")?);
     }
-    if set.contains(&0) {
+    if off == 1 && set.contains(&0) {
         return Err("it reduces the batch axis: nodegrad computes one sample".into());
     }
-    let all: BTreeSet<usize> = (1..full).collect();
+    let all: BTreeSet<usize> = (off..full).collect();
     let axis = if set == all {
         None
     } else if set.len() == 1 {
-        set.first().map(|&a| (a - 1) as i64)
+        set.first().map(|&a| (a - off) as i64)
     } else {
         return Err(format!(
             "it reduces axes {set:?}: nodegrad's Sum and Mean take one axis or all of them"
@@ -919,7 +996,13 @@ fn reduce(b: &mut Builder, n: &NodeProto, _opset: i64) -> Result<(), String> {
     let kept: Vec<i64> = s
         .iter()
         .enumerate()
-        .map(|(k, &d)| if set.contains(&(k + 1)) { 1 } else { d as i64 })
+        .map(|(k, &d)| {
+            if set.contains(&(k + off)) {
+                1
+            } else {
+                d as i64
+            }
+        })
         .collect();
     let reduced = b.add_node(&format!("{out}_reduced"), op, &[x], BTreeMap::new())?;
     b.add_value(
@@ -929,4 +1012,36 @@ fn reduce(b: &mut Builder, n: &NodeProto, _opset: i64) -> Result<(), String> {
         BTreeMap::new(),
     )
     .map(|_| ())
+}
+
+/// Unsqueeze (axes after the batch axis) as a Reshape that adds the axes of size 1.
+fn unsqueeze(b: &mut Builder, n: &NodeProto, opset: i64) -> Result<(), String> {
+    let out = n.output[0].as_str();
+    let v = value_input(b, n, 0)?;
+    let axes = if opset >= 13 {
+        const_input(b, n, 1, "axes")?.as_ints("its axes")?
+    } else {
+        ints(n, "axes").ok_or("it has no axes")?
+    };
+    let full = v.full() + axes.len();
+    let mut set = BTreeSet::new();
+    for a in axes {
+        set.insert(resolve(a, full, "axis")?);
+    }
+    if v.batched && set.contains(&0) {
+        return Err("it adds an axis before the batch axis: nodegrad computes one sample".into());
+    }
+    let mut dims = v.shape.iter().map(|&d| d as i64);
+    let shape: Vec<i64> = (v.off()..full)
+        .map(|k| {
+            if set.contains(&k) {
+                Some(1)
+            } else {
+                dims.next()
+            }
+        })
+        .collect::<Option<_>>()
+        .ok_or("its axes repeat")?;
+    b.add_value(out, Op::Reshape { shape }, &[v.id], BTreeMap::new())
+        .map(|_| ())
 }
