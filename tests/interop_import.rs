@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -50,21 +50,34 @@ fn onnxruntime_python() -> Option<String> {
     })
 }
 
+/// Runs the model in onnxruntime with every node's output added as a graph output, so each
+/// intermediate value can be compared too; prints {value name: flat values}.
 const RUN_ORT: &str = r#"
 import json, sys
 import numpy as np
+import onnx
 import onnxruntime as ort
-model, feeds = sys.argv[1], json.load(sys.stdin)
-sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+model, feeds = onnx.load(sys.argv[1]), json.load(sys.stdin)
+have = {o.name for o in model.graph.output}
+for n in model.graph.node:
+    for o in n.output:
+        if o and o not in have:
+            model.graph.output.append(onnx.ValueInfoProto(name=o))
+            have.add(o)
+sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 inputs = {k: np.array(v["data"], dtype=np.float32).reshape([1] + v["shape"]) for k, v in feeds.items()}
 outs = sess.run(None, inputs)
-print(json.dumps([o.astype(np.float64).ravel().tolist() for o in outs]))
+names = [o.name for o in sess.get_outputs()]
+print(json.dumps({k: o.astype(np.float64).ravel().tolist() for k, o in zip(names, outs)}))
 "#;
 
 /// onnxruntime's outputs for a batch of one sample (the graph's Input values by ONNX
 /// name); `None` (after saying so loudly) where onnxruntime is missing, a failure where
 /// NODEGRAD_REQUIRE_ONNX=1.
-fn onnxruntime_outputs(model: &Path, feeds: &[(String, &Array)]) -> Option<Vec<Vec<f64>>> {
+fn onnxruntime_outputs(
+    model: &Path,
+    feeds: &[(String, &Array)],
+) -> Option<BTreeMap<String, Vec<f64>>> {
     let Some(py) = onnxruntime_python() else {
         assert!(
             std::env::var("NODEGRAD_REQUIRE_ONNX").as_deref() != Ok("1"),
@@ -112,20 +125,8 @@ fn onnxruntime_outputs(model: &Path, feeds: &[(String, &Array)]) -> Option<Vec<V
         model.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let parsed: Vec<Vec<f64>> = text
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split("], [")
-        .map(|row| {
-            row.trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| s.trim().parse::<f64>().unwrap())
-                .collect()
-        })
-        .collect();
+    let parsed: BTreeMap<String, Vec<f64>> =
+        serde_json::from_slice(&out.stdout).expect("onnxruntime's JSON");
     Some(parsed)
 }
 
@@ -155,11 +156,30 @@ fn compare_with_onnxruntime(name: &str, output: &str, inputs: &[(&str, &str)]) -
         assert!(hi > lo, "{name}: the sample input varies");
     }
     if let Some(theirs) = onnxruntime_outputs(&fixture(name), &feeds) {
-        assert_eq!(theirs[0].len(), ours.len(), "{name}: output size");
-        for (i, (a, b)) in ours.data().iter().zip(&theirs[0]).enumerate() {
-            common::assert_close(*a, *b, 1e-4, &format!("{name} output {output}[{i}]"));
+        // Every ONNX value that is a node of the graph (under its sanitized name) has
+        // onnxruntime's numbers; the output is one of them.
+        let mut compared = Vec::new();
+        for (value, want) in &theirs {
+            let Some(node) = g.find(&onnx_import::sanitize(value)) else {
+                continue;
+            };
+            let got = &eval.nodes[&node.id].value;
+            assert_eq!(got.len(), want.len(), "{name}: size of {value}");
+            for (i, (a, b)) in got.data().iter().zip(want).enumerate() {
+                common::assert_close(*a, *b, 1e-4, &format!("{name}: {value}[{i}]"));
+            }
+            compared.push(node.name.clone());
         }
-        eprintln!("{name}: {} output values match onnxruntime", ours.len());
+        assert!(
+            compared.iter().any(|n| n == output),
+            "{name}: the output was compared"
+        );
+        eprintln!(
+            "{name}: {} values match onnxruntime (output {output}: {} numbers): {}",
+            compared.len(),
+            ours.len(),
+            compared.join(", ")
+        );
     }
     g
 }
