@@ -478,6 +478,44 @@ fn hostile_models_get_messages_with_the_place_and_the_limit() {
     t.float_data = vec![f32::NAN; 8];
     t.raw_data = Default::default();
     expect_error(&m, &["initializer 'fc1.bias' holds NaN"]);
+    // Inputs that together hold more values than the limit, each within it.
+    let mut m = model("mlp_gemm");
+    let g = m.graph.as_mut().unwrap();
+    let mut big = g.input[0].clone();
+    let dims = &mut big
+        .type_
+        .as_mut()
+        .unwrap()
+        .mut_tensor_type()
+        .shape
+        .as_mut()
+        .unwrap()
+        .dim;
+    dims[1].set_dim_value(1 << 22);
+    for i in 0..9 {
+        let mut extra = big.clone();
+        extra.name = format!("extra{i}");
+        g.input.push(extra);
+    }
+    expect_error(
+        &m,
+        &[
+            &limits::MAX_TOTAL_ELEMENTS.to_string(),
+            "at graph input 'extra",
+        ],
+    );
+    // A Reshape to ten thousand axes.
+    let mut m = model("elementwise");
+    let g = m.graph.as_mut().unwrap();
+    let shape = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "shape")
+        .unwrap();
+    shape.dims = vec![10_000];
+    shape.int64_data = vec![1; 10_000];
+    shape.raw_data = Default::default();
+    expect_error(&m, &["node 'grid' (Reshape)", "10000 entries", "limit"]);
     // No graph at all.
     expect_error(&ModelProto::new(), &["no graph"]);
 }

@@ -232,6 +232,18 @@ pub fn import_model(model: &ModelProto) -> Result<Graph, ImportError> {
             continue;
         }
         let shape = ops::input_shape(input).map_err(ImportError::one)?;
+        // input_shape checked the product against the per-tensor limit.
+        total = total
+            .checked_add(shape.iter().product())
+            .filter(|&n| n <= limits::MAX_TOTAL_ELEMENTS)
+            .ok_or_else(|| {
+                ImportError::one(format!(
+                    "the initializers and the inputs' values hold more than {} values \
+                     together, the most nodegrad imports (at graph input '{}')",
+                    limits::MAX_TOTAL_ELEMENTS,
+                    input.name
+                ))
+            })?;
         let value = sample_value(&shape).map_err(ImportError::one)?;
         let id = b
             .add_node(&input.name, Op::Input, &[], [("value", value)].into())

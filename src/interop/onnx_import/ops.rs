@@ -8,6 +8,7 @@ use onnx_ir::{AttributeProto, GraphProto, NodeProto, ValueInfoProto};
 use crate::graph::ops::Padding;
 use crate::graph::{Array, Init, NodeId, Op, Shape, fmt_shape};
 
+use super::limits::MAX_RANK;
 use super::tensors::{self, Tensor};
 use super::{Builder, ConstKind};
 
@@ -250,11 +251,11 @@ pub fn input_shape(v: &ValueInfoProto) -> Result<Shape, String> {
             "graph input '{name}' is a scalar without a batch axis: nodegrad expects [N, ...]"
         ));
     }
-    if dims.len() > super::limits::MAX_RANK {
+    if dims.len() > MAX_RANK + 1 {
         return Err(format!(
             "graph input '{name}' has {} dimensions; the limit is {}",
             dims.len(),
-            super::limits::MAX_RANK
+            MAX_RANK
         ));
     }
     let first = &dims[0];
@@ -549,7 +550,14 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
         }
         "Reshape" => {
             let v = value_input(b, n, 0)?;
-            let target = const_input(b, n, 1, "shape")?.as_ints("its shape")?;
+            let target = const_input(b, n, 1, "shape")?;
+            if target.len() > MAX_RANK + 1 {
+                return Err(format!(
+                    "its shape has {} entries; the limit is {MAX_RANK} axes",
+                    target.len()
+                ));
+            }
+            let target = target.as_ints("its shape")?;
             let x = v.id;
             let shape = per_sample_reshape(&target, &v.shape, v.batched)?;
             b.add_value(out, Op::Reshape { shape }, &[x], BTreeMap::new())
@@ -1024,6 +1032,11 @@ fn unsqueeze(b: &mut Builder, n: &NodeProto, opset: i64) -> Result<(), String> {
         ints(n, "axes").ok_or("it has no axes")?
     };
     let full = v.full() + axes.len();
+    if full > MAX_RANK + 1 {
+        return Err(format!(
+            "it makes {full} axes; the limit is {MAX_RANK} after the batch axis"
+        ));
+    }
     let mut set = BTreeSet::new();
     for a in axes {
         set.insert(resolve(a, full, "axis")?);
