@@ -170,17 +170,19 @@ def elementwise():
 def constants():
     """Values computed from initializers alone (no batch axis), as nodegrad's exporter writes
     them: a transposed weight, an Unsqueeze that lines a batched value up with a matrix, a
-    reduction over every axis after the batch axis."""
+    reduction over every axis after the batch axis (keepdims) and a Squeeze."""
     nodes = [
         helper.make_node("Transpose", ["W"], ["Wt"], name="Wt", perm=[1, 0]),
         helper.make_node("Exp", ["Wt"], ["eWt"], name="eWt"),
         helper.make_node("MatMul", ["x", "eWt"], ["proj"], name="proj"),
         helper.make_node("Unsqueeze", ["proj", "proj.axes"], ["proj.row"], name="proj.row"),
         helper.make_node("Mul", ["proj.row", "M"], ["scaled"], name="scaled"),
-        helper.make_node("ReduceSum", ["scaled", "sum.axes"], ["total"], name="total",
-                         keepdims=0),
+        helper.make_node("ReduceSum", ["scaled", "sum.axes"], ["total_k"], name="total_k",
+                         keepdims=1),
+        helper.make_node("Squeeze", ["total_k", "squeeze.axes"], ["total"], name="total"),
     ]
-    inits = [w("W", 3, 4), w("M", 2, 3), const_i64("proj.axes", [1]), const_i64("sum.axes", [1, 2])]
+    inits = [w("W", 3, 4), w("M", 2, 3), const_i64("proj.axes", [1]), const_i64("sum.axes", [1, 2]),
+             const_i64("squeeze.axes", [1, 2])]
     graph_out = helper.make_tensor_value_info("total", TensorProto.FLOAT, ["N"])
     save("constants", nodes, [inp("x", 4)], [graph_out], inits)
 

@@ -221,6 +221,31 @@ fn pytorch_style_gemm_mlp_imports_with_its_names_and_matches_onnxruntime() {
 }
 
 #[test]
+fn names_are_sanitized_only_where_nodegrad_forbids_characters_and_stay_unique() {
+    assert_eq!(
+        onnx_import::sanitize("/fc1/Gemm_output_0"),
+        "fc1_Gemm_output_0"
+    );
+    assert_eq!(onnx_import::sanitize("input.1"), "input_1");
+    assert_eq!(onnx_import::sanitize("23"), "v23");
+    assert_eq!(onnx_import::sanitize("conv1"), "conv1");
+    assert_eq!(onnx_import::sanitize("::"), "value");
+    // Two ONNX values that sanitize alike get distinct nodes.
+    let mut m = model("mlp_gemm");
+    let g = m.graph.as_mut().unwrap();
+    g.node[1].output[0] = "fc1.Gemm_output_0".into();
+    g.node[2].input[0] = "fc1.Gemm_output_0".into();
+    let g = import_model(&m).unwrap();
+    assert!(matches!(op_of(&g, "fc1_Gemm_output_0"), Op::Dense { .. }));
+    assert_eq!(op_of(&g, "fc1_Gemm_output_0_2"), &Op::ReLU);
+    let p = onnx_import::import_bytes(&m.write_to_bytes().unwrap(), "t").unwrap();
+    assert_eq!(
+        p.description,
+        "Imported from the ONNX model t (made by make_onnx_fixtures)."
+    );
+}
+
+#[test]
 fn matmul_add_mlp_imports_as_dense_layers_and_matches_onnxruntime() {
     let g = compare_with_onnxruntime("mlp_matmul_add", "y", &[("x", "x")]);
     // Each MatMul + Add pair is one Dense named after the Add's value.
@@ -341,8 +366,11 @@ fn values_without_a_batch_axis_and_unsqueeze_import_and_match_onnxruntime() {
     assert_eq!(op_of(&g, "proj"), &Op::MatMul);
     // Unsqueeze axes=[1] of [N, 3] is a Reshape to [1, 3] per sample.
     assert_eq!(op_of(&g, "proj_row"), &Op::Reshape { shape: vec![1, 3] });
-    // ReduceSum over axes 1 and 2 of [N, 2, 3]: all of a sample.
-    assert_eq!(op_of(&g, "total"), &Op::Sum { axis: None });
+    // ReduceSum over axes 1 and 2 of [N, 2, 3] (keepdims): all of a sample, kept as [1, 1];
+    // Squeeze axes [1, 2] removes them again.
+    assert_eq!(op_of(&g, "total_k_reduced"), &Op::Sum { axis: None });
+    assert_eq!(op_of(&g, "total_k"), &Op::Reshape { shape: vec![1, 1] });
+    assert_eq!(op_of(&g, "total"), &Op::Reshape { shape: vec![] });
     assert_no_overlap(&g, "constants");
 }
 

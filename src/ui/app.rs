@@ -846,9 +846,10 @@ impl NodegradApp {
                 self.canvas.selection.clear();
                 self.recompute();
                 self.stepping.reset();
+                let file = path.file_name().unwrap_or(path.as_os_str());
                 self.message = format!(
                     "imported {} ({nodes} nodes): File > Save As… keeps it",
-                    path.display()
+                    file.to_string_lossy()
                 );
             }
             Err(e) => {

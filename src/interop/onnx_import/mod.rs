@@ -102,6 +102,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Dropout",
     "Constant",
     "Unsqueeze",
+    "Squeeze",
 ];
 
 /// Reads and imports a .onnx file; the project is titled after the file's name.
@@ -142,13 +143,10 @@ pub fn import_bytes(bytes: &[u8], title: &str) -> Result<Project, ImportError> {
     let graph = import_model(&model)?;
     let mut project = Project::from_graph(graph);
     project.title = title.to_string();
-    let producer = if model.producer_name.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (made by {} {})",
-            model.producer_name, model.producer_version
-        )
+    let producer = format!("{} {}", model.producer_name, model.producer_version);
+    let producer = match producer.trim() {
+        "" => String::new(),
+        p => format!(" (made by {p})"),
     };
     project.description = format!("Imported from the ONNX model {title}{producer}.");
     Ok(project)

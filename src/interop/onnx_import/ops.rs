@@ -440,6 +440,7 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
                 .map(|_| ())
         }
         "Unsqueeze" => unsqueeze(b, n, opset),
+        "Squeeze" => squeeze(b, n, opset),
         "LeakyRelu" => unary(
             b,
             Op::LeakyReLU {
@@ -1055,6 +1056,44 @@ fn unsqueeze(b: &mut Builder, n: &NodeProto, opset: i64) -> Result<(), String> {
         })
         .collect::<Option<_>>()
         .ok_or("its axes repeat")?;
+    b.add_value(out, Op::Reshape { shape }, &[v.id], BTreeMap::new())
+        .map(|_| ())
+}
+
+/// Squeeze (axes after the batch axis, each of size 1) as a Reshape without them.
+fn squeeze(b: &mut Builder, n: &NodeProto, opset: i64) -> Result<(), String> {
+    let out = n.output[0].as_str();
+    let v = value_input(b, n, 0)?;
+    let axes = if opset >= 13 {
+        optional_const(b, n, 1, "axes")?
+            .map(|t| t.as_ints("its axes"))
+            .transpose()?
+    } else {
+        ints(n, "axes")
+    };
+    let Some(axes) = axes else {
+        return Err("it has no axes: give the axes to remove".into());
+    };
+    let mut set = BTreeSet::new();
+    for a in axes {
+        set.insert(resolve(a, v.full(), "axis")?);
+    }
+    if v.batched && set.contains(&0) {
+        return Err("it removes the batch axis: nodegrad computes one sample".into());
+    }
+    let mut shape = Vec::new();
+    for (k, &d) in v.shape.iter().enumerate() {
+        if set.contains(&(k + v.off())) {
+            if d != 1 {
+                return Err(format!(
+                    "axis {} has size {d}, not 1: only axes of size 1 can be removed",
+                    k + v.off()
+                ));
+            }
+        } else {
+            shape.push(d as i64);
+        }
+    }
     b.add_value(out, Op::Reshape { shape }, &[v.id], BTreeMap::new())
         .map(|_| ())
 }
