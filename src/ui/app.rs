@@ -838,7 +838,10 @@ impl NodegradApp {
         match crate::interop::onnx_import::import_file(path) {
             Ok(project) => {
                 let nodes = project.graph.len();
-                self.recovery.discard();
+                // Work recovered from a crash stays on offer until it is answered.
+                if self.recovery.offer.is_none() {
+                    self.recovery.discard();
+                }
                 self.doc = Document::new(project, None);
                 self.doc.mark_dirty();
                 self.reset_training();

@@ -69,13 +69,13 @@ pub fn attribute_problems(n: &NodeProto, opset: i64, consumed: &BTreeSet<&str>) 
     let spatial = |bad: &mut dyn FnMut(&str, String), zero_pads: bool| {
         square(bad, "kernel_shape");
         square(bad, "strides");
-        if let Some(d) = ints(n, "dilations") {
-            if d.iter().any(|&x| x != 1) {
-                bad(
-                    "dilations",
-                    format!("{d:?}: nodegrad has no dilation (all 1)"),
-                );
-            }
+        if let Some(d) = ints(n, "dilations")
+            && d.iter().any(|&x| x != 1)
+        {
+            bad(
+                "dilations",
+                format!("{d:?}: nodegrad has no dilation (all 1)"),
+            );
         }
         if let Some(p) = ints(n, "pads") {
             if zero_pads && p.iter().any(|&x| x != 0) {
@@ -292,7 +292,7 @@ pub fn input_shape(v: &ValueInfoProto) -> Result<Shape, String> {
     Ok(dims)
 }
 
-fn input<'a>(n: &'a NodeProto, i: usize) -> Option<&'a str> {
+fn input(n: &NodeProto, i: usize) -> Option<&str> {
     n.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
 }
 
@@ -456,10 +456,10 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
                     None => 0.5,
                 }
             };
-            if let Some(t) = optional_const(b, n, 2, "training_mode")? {
-                if t.single("training_mode")? != 0.0 {
-                    return Err("training_mode is on: import the inference graph".into());
-                }
+            if let Some(t) = optional_const(b, n, 2, "training_mode")?
+                && t.single("training_mode")? != 0.0
+            {
+                return Err("training_mode is on: import the inference graph".into());
             }
             unary(b, Op::Dropout { p })
         }
@@ -707,15 +707,15 @@ fn binary_operands(b: &mut Builder, n: &NodeProto) -> Result<Vec<NodeId>, String
         .filter(|(id, _)| b.batched.contains(id))
         .map(|(_, s)| s.len())
         .collect::<Vec<_>>();
-    if let [ra, rb] = rank[..] {
-        if ra != rb {
-            return Err(format!(
-                "its inputs have {} and {} axes: nodegrad lines up per-sample shapes, so \
-                 both need the same number of axes",
-                ra + 1,
-                rb + 1
-            ));
-        }
+    if let [ra, rb] = rank[..]
+        && ra != rb
+    {
+        return Err(format!(
+            "its inputs have {} and {} axes: nodegrad lines up per-sample shapes, so \
+             both need the same number of axes",
+            ra + 1,
+            rb + 1
+        ));
     }
     let mut ids = Vec::new();
     for nm in names {
@@ -873,13 +873,13 @@ fn conv(b: &mut Builder, n: &NodeProto) -> Result<(), String> {
     if kh != kw {
         return Err(format!("its kernel {kh} x {kw} is not square"));
     }
-    if let Some(k) = ints(n, "kernel_shape") {
-        if k.iter().any(|&v| v != kh as i64) {
-            return Err(format!(
-                "kernel_shape {k:?} does not match its weight {}",
-                fmt_shape(&w.dims)
-            ));
-        }
+    if let Some(k) = ints(n, "kernel_shape")
+        && k.iter().any(|&v| v != kh as i64)
+    {
+        return Err(format!(
+            "kernel_shape {k:?} does not match its weight {}",
+            fmt_shape(&w.dims)
+        ));
     }
     let stride = match ints(n, "strides") {
         Some(s) => positive(s[0], "strides")?,
@@ -937,7 +937,7 @@ fn per_sample_reshape(target: &[i64], s: &[usize], batched: bool) -> Result<Vec<
     let Some((&first, rest)) = target.split_first() else {
         return Err("it reshapes to a scalar, which drops the batch axis".into());
     };
-    if !matches!(first, 0 | 1 | -1) {
+    if !(-1..=1).contains(&first) {
         return Err(format!(
             "shape {target:?} changes the batch axis: its first entry must be 0, 1 or -1"
         ));

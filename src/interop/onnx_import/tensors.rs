@@ -162,6 +162,10 @@ impl Tensor {
         self.data.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     /// The values as integers (shapes, axes), refusing fractions.
     pub fn as_ints(&self, what: &str) -> Result<Vec<i64>, String> {
         self.data
