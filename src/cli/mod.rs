@@ -129,6 +129,18 @@ pub enum Command {
         #[arg(long, value_name = "FILE.csv")]
         metrics: Option<PathBuf>,
     },
+    /// Turn an ONNX model into a project: its ops as nodes (named after the model's values),
+    /// its weights in them, laid out left to right. Lists every op it cannot map.
+    Import {
+        /// The .onnx file.
+        model: PathBuf,
+        /// The project to write (default: MODEL with the extension .ron).
+        #[arg(short, long, value_name = "FILE.ron")]
+        out: Option<PathBuf>,
+        /// Replace FILE.ron if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Export the graph as PyTorch code (one .py; large weights in a .safetensors beside it,
     /// the training dataset as a .csv beside it) or as an ONNX model.
     Export {
@@ -205,6 +217,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             out,
             err,
         ),
+        Some(Command::Import {
+            model,
+            out: to,
+            force,
+        }) => import_onnx(&model, to.as_deref(), force, out, err),
         Some(Command::Export {
             file,
             to,
@@ -538,4 +555,52 @@ fn write_table(
         writeln!(out, "{d}")?;
     }
     Ok(())
+}
+
+/// `nodegrad import MODEL.onnx [-o FILE.ron] [--force]`: never replaces a file unasked, and
+/// writes the project atomically (a temp file renamed over the target).
+fn import_onnx(
+    model: &Path,
+    to: Option<&Path>,
+    force: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let target = to.map_or_else(|| model.with_extension("ron"), Path::to_path_buf);
+    if target.exists() && !force {
+        writeln!(
+            err,
+            "nodegrad: {} exists already: pass --force to replace it, or -o another file",
+            target.display()
+        )?;
+        return Ok(2);
+    }
+    let project = match crate::interop::onnx_import::import_file(model) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "{}: {e}", model.display())?;
+            return Ok(1);
+        }
+    };
+    if let Err(e) = project.save(&target) {
+        writeln!(err, "nodegrad: {e}")?;
+        return Ok(2);
+    }
+    let analysis = analysis::analyze(&project.graph);
+    let errors: Vec<&Diagnostic> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    writeln!(
+        out,
+        "imported {} nodes from {} into {}",
+        project.graph.len(),
+        model.display(),
+        target.display()
+    )?;
+    for d in &errors {
+        writeln!(out, "{}: {d}", target.display())?;
+    }
+    Ok(if errors.is_empty() { 0 } else { 1 })
 }

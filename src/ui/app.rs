@@ -389,6 +389,7 @@ impl NodegradApp {
             AppCommand::RestoreRecovery => self.restore_recovery(),
             AppCommand::DiscardRecovery => self.recovery.discard(),
             AppCommand::CloseGradientCheck => self.gradcheck = None,
+            AppCommand::ImportOnnx(path) => self.guarded(Pending::ImportOnnx(path)),
             AppCommand::AnimateBackward => self.animate_backward(),
             AppCommand::ExportPytorch(path) => self.export(path, None),
             AppCommand::ExportOnnx { path, with_loss } => self.export(path, Some(with_loss)),
@@ -427,6 +428,11 @@ impl NodegradApp {
                 self.quit_confirmed = true;
                 self.close_now = true;
             }
+            Pending::ImportOnnx(Some(path)) => self.import_onnx_now(&path),
+            Pending::ImportOnnx(None) => match super::files::pick_onnx() {
+                Some(path) => self.import_onnx_now(&path),
+                None => self.message = "Nothing imported: no file was chosen".into(),
+            },
         }
     }
 
@@ -844,6 +850,37 @@ impl NodegradApp {
         }
     }
 
+    /// Imports an ONNX model as a new unsaved project titled after the file (the caller
+    /// already asked about unsaved changes). A model that fails to import changes nothing:
+    /// the error (every unsupported node) is shown and the current document stays.
+    pub fn import_onnx_now(&mut self, path: &Path) {
+        match crate::interop::onnx_import::import_file(path) {
+            Ok(project) => {
+                let nodes = project.graph.len();
+                // Work recovered from a crash stays on offer until it is answered.
+                if self.recovery.offer.is_none() {
+                    self.recovery.discard();
+                }
+                self.doc = Document::new(project, None);
+                self.doc.mark_dirty();
+                self.reset_training();
+                self.canvas.fit_requested = true;
+                self.canvas.selection.clear();
+                self.recompute();
+                self.stepping.reset();
+                let file = path.file_name().unwrap_or(path.as_os_str());
+                self.message = format!(
+                    "imported {} ({nodes} nodes): File > Save As… keeps it",
+                    file.to_string_lossy()
+                );
+            }
+            Err(e) => {
+                self.message = format!("could not import {}", path.display());
+                self.load_error = Some(e.to_string());
+            }
+        }
+    }
+
     /// File > Export: PyTorch code (`onnx_with_loss` None) or an ONNX model of the open
     /// project, to `path` or where a save dialog says. The status bar says what was written,
     /// or why nothing was (a refused node by name).
@@ -865,16 +902,15 @@ impl NodegradApp {
         };
         let project = self.doc.project();
         let result = match onnx_with_loss {
-            Some(with_loss) => {
-                crate::interop::onnx_export::write(&project.graph, with_loss, &path).map(|s| {
+            Some(with_loss) => crate::interop::onnx_export::write(&project.graph, with_loss, &path)
+                .map(|s| {
                     format!(
                         "exported {} (ONNX: inputs {}, outputs {})",
                         path.display(),
                         s.inputs.join(", "),
                         s.outputs.join(", ")
                     )
-                })
-            }
+                }),
             None => {
                 let base = self.doc.path.as_deref().and_then(Path::parent);
                 crate::interop::pytorch::write(project, base, &path)

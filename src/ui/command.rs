@@ -59,6 +59,9 @@ pub enum AppCommand {
     RestoreRecovery,
     DiscardRecovery,
     CloseGradientCheck,
+    /// File > Import ONNX…: the model as a new unsaved project (`None` asks with a file
+    /// dialog).
+    ImportOnnx(Option<PathBuf>),
     /// Play the backward pass on the wires, chain-rule step by step (View > Animate backward
     /// pass).
     AnimateBackward,
@@ -79,4 +82,6 @@ pub enum Pending {
     New,
     Open(Option<PathBuf>),
     Quit,
+    /// Import an ONNX model as a new project (`None` asks with a file dialog).
+    ImportOnnx(Option<PathBuf>),
 }

@@ -193,12 +193,14 @@ impl Document {
             .map(Path::to_path_buf)
     }
 
-    /// "computational-graph.ron" or "untitled".
+    /// "computational-graph.ron", else the title of a project not saved yet (an imported
+    /// model), else "untitled".
     pub fn display_name(&self) -> String {
         self.path
             .as_ref()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
+            .or_else(|| (!self.project.title.is_empty()).then(|| self.project.title.clone()))
             .unwrap_or_else(|| "untitled".into())
     }
 

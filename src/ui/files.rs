@@ -14,6 +14,13 @@ pub fn pick_project() -> Option<PathBuf> {
         .pick_file()
 }
 
+/// Asks for an ONNX model to import (`None`: cancelled, or no file dialog on this system).
+pub fn pick_onnx() -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .add_filter("ONNX model", &["onnx"])
+        .pick_file()
+}
+
 /// Asks where to save a project (`None`: cancelled, or no file dialog on this system).
 pub fn pick_save_path(name: &str) -> Option<PathBuf> {
     rfd::FileDialog::new()

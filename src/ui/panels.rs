@@ -46,6 +46,7 @@ pub fn menu_bar(ui: &mut Ui, v: &MenuView<'_>) -> Vec<AppCommand> {
                 cmd(ui, "Save", "Ctrl+S", AppCommand::Save);
                 cmd(ui, "Save As…", "Ctrl+Shift+S", AppCommand::SaveAs);
                 cmd(ui, "Save as exercise…", "", AppCommand::SaveExercise);
+                cmd(ui, "Import ONNX…", "", AppCommand::ImportOnnx(None));
                 ui.menu_button("Export", |ui| {
                     for (label, c) in [
                         ("PyTorch code…", AppCommand::ExportPytorch(None)),
@@ -448,6 +449,7 @@ pub fn dialogs(ctx: &egui::Context, v: &DialogView<'_>) -> Vec<AppCommand> {
             Pending::New => "starting a new project",
             Pending::Open(_) => "opening another project",
             Pending::Quit => "quitting",
+            Pending::ImportOnnx(_) => "importing an ONNX model",
         };
         egui::Modal::new(egui::Id::new("confirm-discard")).show(ctx, |ui| {
             ui.heading("Unsaved changes");
