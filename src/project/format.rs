@@ -30,6 +30,9 @@ pub struct ProjectFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<super::training::TrainingConfig>,
     pub nodes: Vec<NodeFile>,
+    /// Training runs saved with the project (opt-in): settings, curves, timeline weights.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<super::runs::RunFile>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
