@@ -66,6 +66,15 @@ fn step_until(h: &mut Harness<'_, NodegradApp>, what: &str, done: impl Fn(&Nodeg
     h.run_steps(4);
 }
 
+/// Zooms in (the canvas's + button) far enough that the cards show their tensors, not the
+/// large-type summary they show when zoomed out.
+fn zoom_in(h: &mut Harness<'_, NodegradApp>) {
+    for _ in 0..2 {
+        h.get_by_label("+").click();
+        h.run_steps(3);
+    }
+}
+
 fn finished(a: &NodegradApp) -> bool {
     matches!(a.training.state, RunState::Finished(_))
 }
@@ -225,6 +234,7 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     assert_eq!(a.training.run.timeline.len(), 5, "epochs 0 to 4");
     let trained = doc_tensor(a, "out", "weight");
     assert_eq!(recorded(a, "out", "weight", 4), trained, "the last frame is the graph's");
+    zoom_in(&mut h);
     assert_eq!(count(&h, &shown_weight(h.state())), 1, "the card shows the trained weight");
 
     // Two epochs back: the timeline shows epoch 2; the card its recorded weight.
@@ -273,6 +283,7 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     assert_eq!(reopened.runs[0].frames.len(), 5);
     drop(h);
     let mut h = app(&file, storage.path(), [1280.0, 720.0]);
+    zoom_in(&mut h);
     let a = h.state();
     assert_eq!(a.training.run.timeline.len(), 5);
     assert_eq!(a.training.run.epochs.len(), 4, "the curves came back");
@@ -284,6 +295,9 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     let at2_again = recorded(h.state(), "out", "weight", 2);
     // Saved as text and read back: the same numbers.
     assert_eq!(at2_again, at2);
+    if let Ok(img) = h.render() {
+        let _ = img.save("/tmp/tl-reopened.png");
+    }
     assert_eq!(count(&h, &text), 1, "the reopened timeline shows epoch 2's weight");
 }
 

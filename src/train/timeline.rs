@@ -8,8 +8,8 @@
 use super::worker::Weights;
 use super::{Snapshot, TrainError, Trainer};
 
-/// The timeline's default budget: 64 MiB per run.
-pub const DEFAULT_BUDGET: usize = 64 << 20;
+/// The timeline's default budget: 64 MB per run.
+pub const DEFAULT_BUDGET: usize = 64_000_000;
 
 /// The network at the end of one epoch (epoch 0: before the first step).
 #[derive(Clone, Debug, PartialEq)]

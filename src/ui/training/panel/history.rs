@@ -125,68 +125,69 @@ impl TrainingPanel {
     pub(super) fn run_again_ui(&mut self, ui: &mut Ui, cx: &TrainingContext<'_>, cfg: &TrainingConfig) {
         let enabled = !self.is_running();
         let mut chosen: Vec<Variation> = Vec::new();
-        ui.add_enabled_ui(enabled, |ui| {
-            ui.menu_button("Run again with…", |ui| {
-                // Worked out only while the menu is open (a sweep over the graph).
-                let (g, c) = self.base_of_next_run(cx.graph, cfg);
-                let hidden = compare::hidden_activations(&g);
-                ui.menu_button("Optimizer", |ui| {
-                    for o in OptimizerKind::ALL {
-                        if o != c.optimizer && ui.button(o.label()).clicked() {
-                            chosen.push(Variation::Optimizer(o));
-                        }
+        ui.menu_button("Run again with…", |ui| {
+            if !enabled {
+                ui.weak("Pause or stop the run first.");
+                return;
+            }
+            // Worked out only while the menu is open (a sweep over the graph).
+            let (g, c) = self.base_of_next_run(cx.graph, cfg);
+            let hidden = compare::hidden_activations(&g);
+            ui.menu_button("Optimizer", |ui| {
+                for o in OptimizerKind::ALL {
+                    if o != c.optimizer && ui.button(o.label()).clicked() {
+                        chosen.push(Variation::Optimizer(o));
                     }
-                });
-                ui.menu_button("Learning rate", |ui| {
-                    for f in [0.1, 0.3, 3.0, 10.0] {
-                        let lr = c.learning_rate * f;
-                        if ui
-                            .button(format!("{} (×{})", fmt_number(lr), fmt_number(f)))
-                            .clicked()
-                        {
-                            chosen.push(Variation::LearningRate(lr));
-                        }
-                    }
-                });
-                ui.add_enabled_ui(!hidden.is_empty(), |ui| {
-                    ui.menu_button("Activation (hidden layers)", |ui| {
-                        for op in ACTIVATIONS {
-                            let label = compare::activation_label(&op);
-                            if ui.button(label).clicked() {
-                                chosen.push(Variation::Activation(op.clone()));
-                            }
-                        }
-                    })
-                    .response
-                    .on_disabled_hover_text("No hidden layer has an activation to change");
-                });
-                ui.menu_button("Initializer", |ui| {
-                    for init in INITS {
-                        if ui.button(compare::init_label(&init)).clicked() {
-                            chosen.push(Variation::Initializer(init.clone()));
-                        }
-                    }
-                });
-                let seed = g.seed.wrapping_add(1);
-                if ui.button(format!("Seed {seed}")).clicked() {
-                    chosen.push(Variation::Seed(seed));
-                }
-                ui.separator();
-                if ui
-                    .add_enabled(
-                        !hidden.is_empty(),
-                        egui::Button::new("Sigmoid vs ReLU (two runs)"),
-                    )
-                    .on_hover_text(
-                        "The vanishing-gradients lesson: the same net with sigmoid, then with \
-                         ReLU in every hidden layer, from the same first weights",
-                    )
-                    .clicked()
-                {
-                    chosen.push(Variation::Activation(Op::Sigmoid));
-                    chosen.push(Variation::Activation(Op::ReLU));
                 }
             });
+            ui.menu_button("Learning rate", |ui| {
+                for f in [0.1, 0.3, 3.0, 10.0] {
+                    let lr = c.learning_rate * f;
+                    if ui
+                        .button(format!("{} (×{})", fmt_number(lr), fmt_number(f)))
+                        .clicked()
+                    {
+                        chosen.push(Variation::LearningRate(lr));
+                    }
+                }
+            });
+            ui.menu_button("Activation (hidden layers)", |ui| {
+                if hidden.is_empty() {
+                    ui.weak("No hidden layer has an activation to change.");
+                    return;
+                }
+                for op in ACTIVATIONS {
+                    if ui.button(compare::activation_label(&op)).clicked() {
+                        chosen.push(Variation::Activation(op.clone()));
+                    }
+                }
+            });
+            ui.menu_button("Initializer", |ui| {
+                for init in INITS {
+                    if ui.button(compare::init_label(&init)).clicked() {
+                        chosen.push(Variation::Initializer(init.clone()));
+                    }
+                }
+            });
+            let seed = g.seed.wrapping_add(1);
+            if ui.button(format!("Seed {seed}")).clicked() {
+                chosen.push(Variation::Seed(seed));
+            }
+            ui.separator();
+            if ui
+                .add_enabled(
+                    !hidden.is_empty(),
+                    egui::Button::new("Sigmoid vs ReLU (two runs)"),
+                )
+                .on_hover_text(
+                    "The vanishing-gradients lesson: the same net with sigmoid, then with \
+                     ReLU in every hidden layer, from the same first weights",
+                )
+                .clicked()
+            {
+                chosen.push(Variation::Activation(Op::Sigmoid));
+                chosen.push(Variation::Activation(Op::ReLU));
+            }
         });
         if !chosen.is_empty() {
             let ctx = ui.ctx().clone();
