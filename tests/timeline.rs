@@ -12,11 +12,11 @@ use std::time::Duration;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use nodegrad::graph::NodeId;
 use nodegrad::graph::{Array, Op};
 use nodegrad::project::Project;
 use nodegrad::project::training::DeviceChoice;
 use nodegrad::train::compare::{RunSettings, Variation, differing, hidden_activations, run_name};
-use nodegrad::graph::NodeId;
 use nodegrad::train::timeline::{Frame, Timeline, fmt_bytes};
 use nodegrad::train::worker::{Event, TrainJob};
 use nodegrad::train::{Prepared, TrainDevice, Trainer};
@@ -120,9 +120,16 @@ fn the_worker_records_every_epoch_and_the_last_frame_is_the_final_weights() {
         }
     };
     let epochs: Vec<usize> = frames.iter().map(|f| f.epoch).collect();
-    assert_eq!(epochs, vec![0, 1, 2, 3, 4], "epoch 0 is the untrained network");
+    assert_eq!(
+        epochs,
+        vec![0, 1, 2, 3, 4],
+        "epoch 0 is the untrained network"
+    );
     assert_eq!(frames[4].weights, final_weights);
-    assert_ne!(frames[0].weights, frames[4].weights, "training moved the weights");
+    assert_ne!(
+        frames[0].weights, frames[4].weights,
+        "training moved the weights"
+    );
     for f in &frames {
         let s = f.snapshot.as_ref().expect("every frame has its snapshot");
         assert_eq!(s.epoch, f.epoch);
@@ -137,7 +144,11 @@ fn the_worker_records_every_epoch_and_the_last_frame_is_the_final_weights() {
         .unwrap()
         .2;
     let spec = nodegrad::analysis::analyze(&p.graph).owned[&dense1][0].clone();
-    let drawn = p.graph.node(dense1).unwrap().tensor_or_init(&spec, p.graph.seed);
+    let drawn = p
+        .graph
+        .node(dense1)
+        .unwrap()
+        .tensor_or_init(&spec, p.graph.seed);
     for (a, b) in w0.data().iter().zip(drawn.data()) {
         assert!((a - b).abs() < 1e-6, "f32 on the device: {a} vs {b}");
     }
@@ -149,12 +160,19 @@ fn digits_lenet_timeline_memory_over_30_epochs() {
     let mut config = p.training.clone().unwrap();
     config.device = DeviceChoice::Cpu;
     assert_eq!(config.epochs, 30);
+    // All 30 epochs: no early stopping.
+    config.patience = 0;
     let prepared = Prepared::new(&config, None).unwrap();
     let device = TrainDevice::choose(DeviceChoice::Cpu).unwrap();
     let mut t = Trainer::new(&p.graph, &config, prepared, device).unwrap();
     let mut timeline = Timeline::default();
     timeline.push(Frame::capture(&t).unwrap());
-    let params: usize = t.model.params.iter().map(|i| i.shape.iter().product::<usize>()).sum();
+    let params: usize = t
+        .model
+        .params
+        .iter()
+        .map(|i| i.shape.iter().product::<usize>())
+        .sum();
     loop {
         let r = t.step().unwrap();
         if r.epoch_done.is_some() {
@@ -171,10 +189,19 @@ fn digits_lenet_timeline_memory_over_30_epochs() {
         timeline.bytes(),
         nodegrad::train::timeline::fmt_bytes(timeline.bytes()),
         timeline.len(),
-        timeline.frames().iter().map(|f| f.epoch).collect::<Vec<_>>(),
+        timeline
+            .frames()
+            .iter()
+            .map(|f| f.epoch)
+            .collect::<Vec<_>>(),
         params,
         per_frame[1],
-        per_frame[1] - timeline.frames()[1].weights.iter().map(|(_, k, a)| (a.len() + a.shape().len()) * 8 + k.len() + 64).sum::<usize>(),
+        per_frame[1]
+            - timeline.frames()[1]
+                .weights
+                .iter()
+                .map(|(_, k, a)| (a.len() + a.shape().len()) * 8 + k.len() + 64)
+                .sum::<usize>(),
         timeline.budget()
     );
     assert_eq!(timeline.len(), 31, "every epoch fits the default budget");
@@ -218,7 +245,13 @@ fn run_again_changes_one_setting_and_the_names_say_which() {
     // Another initializer draws the weights anew.
     let (he_g, _) = Variation::Initializer(nodegrad::graph::Init::HeNormal).apply(&relu_g, &c);
     let d1 = he_g.find("r_d1").unwrap();
-    assert!(matches!(d1.op, Op::Dense { init: nodegrad::graph::Init::HeNormal, .. }));
+    assert!(matches!(
+        d1.op,
+        Op::Dense {
+            init: nodegrad::graph::Init::HeNormal,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -233,9 +266,17 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     let a = h.state();
     assert_eq!(a.training.run.timeline.len(), 5, "epochs 0 to 4");
     let trained = doc_tensor(a, "out", "weight");
-    assert_eq!(recorded(a, "out", "weight", 4), trained, "the last frame is the graph's");
+    assert_eq!(
+        recorded(a, "out", "weight", 4),
+        trained,
+        "the last frame is the graph's"
+    );
     zoom_in(&mut h);
-    assert_eq!(count(&h, &shown_weight(h.state())), 1, "the card shows the trained weight");
+    assert_eq!(
+        count(&h, &shown_weight(h.state())),
+        1,
+        "the card shows the trained weight"
+    );
 
     // Two epochs back: the timeline shows epoch 2; the card its recorded weight.
     h.get_by_label("◀ Earlier").click();
@@ -248,7 +289,11 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     let at2 = recorded(a, "out", "weight", 2);
     assert_ne!(at2, trained);
     let text = format!("weight {}", value_text(&at2));
-    assert_eq!(count(&h, &text), 1, "the card shows epoch 2's weight: {text}");
+    assert_eq!(
+        count(&h, &text),
+        1,
+        "the card shows epoch 2's weight: {text}"
+    );
     assert_eq!(
         count(&h, &format!("weight {}", value_text(&trained))),
         0,
@@ -257,27 +302,50 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     assert!(count(&h, "Showing epoch 2 (step") >= 1);
     // The dashboard shows epoch 2 as well: its snapshot is the one recorded then.
     assert_eq!(h.state().training.run.shown().unwrap().epoch, 2);
-    assert_eq!(doc_tensor(h.state(), "out", "weight"), trained, "the graph is unchanged");
+    assert_eq!(
+        doc_tensor(h.state(), "out", "weight"),
+        trained,
+        "the graph is unchanged"
+    );
 
     // Restore: the graph holds epoch 2's weights; Ctrl+Z gives the trained ones back.
     h.get_by_label("Restore these weights").click();
     h.run_steps(4);
     assert_eq!(doc_tensor(h.state(), "out", "weight"), at2);
-    assert_eq!(doc_tensor(h.state(), "dense1", "weight"), recorded(h.state(), "dense1", "weight", 2));
-    assert_eq!(h.state().training.run.scrub, None, "back to the present, which is now epoch 2");
+    assert_eq!(
+        doc_tensor(h.state(), "dense1", "weight"),
+        recorded(h.state(), "dense1", "weight", 2)
+    );
+    assert_eq!(
+        h.state().training.run.scrub,
+        None,
+        "back to the present, which is now epoch 2"
+    );
     assert_eq!(count(&h, &text), 1, "the card shows the restored weight");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(4);
-    assert_eq!(doc_tensor(h.state(), "out", "weight"), trained, "one undo step");
-    assert_eq!(doc_tensor(h.state(), "dense1", "weight"), recorded(h.state(), "dense1", "weight", 4));
+    assert_eq!(
+        doc_tensor(h.state(), "out", "weight"),
+        trained,
+        "one undo step"
+    );
+    assert_eq!(
+        doc_tensor(h.state(), "dense1", "weight"),
+        recorded(h.state(), "dense1", "weight", 4)
+    );
 
     // Save with the runs, reopen: the timeline is there again and scrubs the same way.
-    h.get_by_label_contains("Save the runs with the project").click();
+    h.get_by_label_contains("Save the runs with the project")
+        .click();
     h.run_steps(2);
     assert!(h.state().training.save_runs);
     h.key_press_modifiers(Modifiers::COMMAND, Key::S);
     h.run_steps(4);
-    assert!(h.state().message.starts_with("saved"), "{}", h.state().message);
+    assert!(
+        h.state().message.starts_with("saved"),
+        "{}",
+        h.state().message
+    );
     let reopened = Project::load(&file).unwrap();
     assert_eq!(reopened.runs.len(), 1);
     assert_eq!(reopened.runs[0].frames.len(), 5);
@@ -287,7 +355,10 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     let a = h.state();
     assert_eq!(a.training.run.timeline.len(), 5);
     assert_eq!(a.training.run.epochs.len(), 4, "the curves came back");
-    assert!(a.training.save_runs, "saved with runs: saved with runs again");
+    assert!(
+        a.training.save_runs,
+        "saved with runs: saved with runs again"
+    );
     h.get_by_label("◀ Earlier").click();
     h.run_steps(3);
     h.get_by_label("◀ Earlier").click();
@@ -295,10 +366,11 @@ fn scrubbing_shows_the_recorded_weights_and_restore_is_one_undo_step() {
     let at2_again = recorded(h.state(), "out", "weight", 2);
     // Saved as text and read back: the same numbers.
     assert_eq!(at2_again, at2);
-    if let Ok(img) = h.render() {
-        let _ = img.save("/tmp/tl-reopened.png");
-    }
-    assert_eq!(count(&h, &text), 1, "the reopened timeline shows epoch 2's weight");
+    assert_eq!(
+        count(&h, &text),
+        1,
+        "the reopened timeline shows epoch 2's weight"
+    );
 }
 
 #[test]
@@ -311,7 +383,9 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
     h.run_steps(2);
     h.get_by_label("Sigmoid vs ReLU (two runs)").click();
     h.step();
-    step_until(&mut h, "both runs", |a| a.training.runs.len() == 1 && finished(a));
+    step_until(&mut h, "both runs", |a| {
+        a.training.runs.len() == 1 && finished(a)
+    });
     let a = h.state();
     let names = nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
     assert_eq!(names.0, vec!["activation"]);
@@ -324,7 +398,11 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
     // The sigmoid run's first layers get far smaller gradients than the ReLU run's.
     let first_norm = |r: &nodegrad::ui::training::dashboard::Run| {
         let s = r.latest.as_ref().unwrap();
-        s.params.iter().find(|p| p.label == "s_d1.weight").unwrap().grad_norm
+        s.params
+            .iter()
+            .find(|p| p.label == "s_d1.weight")
+            .unwrap()
+            .grad_norm
     };
     assert!(
         first_norm(&a.training.runs[0]) < first_norm(&a.training.run),
@@ -335,28 +413,74 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
     // The compare table in the curves tile: a column for the one setting that differs.
     h.get_by_label("Loss & accuracy").click();
     h.run_steps(3);
-    assert!(count(&h, "activation Sigmoid") >= 1, "legend and table name the sigmoid run");
+    let curves = &h.state().layout.drawn[&nodegrad::ui::layout::Pane::Curves];
+    assert!(
+        curves.content.width() <= curves.tile.width() + 0.5,
+        "the legend and the table stay inside the curves tile: {curves:?}"
+    );
+    assert!(
+        count(&h, "activation Sigmoid") >= 1,
+        "legend and table name the sigmoid run"
+    );
     assert!(count(&h, "activation ReLU (this run)") == 1);
-    assert_eq!(h.query_all_by_label("Sigmoid").count(), 1, "the table's cell");
+    assert_eq!(
+        h.query_all_by_label("Sigmoid").count(),
+        1,
+        "the table's cell"
+    );
     assert_eq!(h.query_all_by_label("ReLU").count(), 1);
+    // The curves tile maximized: the legend, the overlaid curves and the table.
+    h.get_by_label("Maximize Loss & accuracy").click();
+    h.run_steps(4);
     let mut results = egui_kittest::SnapshotResults::new();
     let opts = egui_kittest::SnapshotOptions::new().max_failed_pixels(4000);
     h.snapshot_options("timeline-compare-1280x720", &opts);
     results.extend_harness(&mut h);
+    h.get_by_label("Restore the tiles").click();
+    h.run_steps(4);
 
     // Run again with a learning rate ten times larger: two settings differ now.
     h.get_by_label("Run again with…").click();
     h.run_steps(2);
-    h.get_by_label("Learning rate").hover();
-    h.run_steps(2);
-    h.get_by_label_contains("(×10)").click();
+    h.get_by_label_contains("Learning rate…").click();
+    h.run_steps(4);
+
+    h.get_by_label_contains("(×10.0)").click();
     h.step();
-    step_until(&mut h, "the third run", |a| a.training.runs.len() == 2 && finished(a));
+    step_until(&mut h, "the third run", |a| {
+        a.training.runs.len() == 2 && finished(a)
+    });
     let a = h.state();
-    let (keys, names) = nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
+    let (keys, names) =
+        nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
     assert_eq!(keys, vec!["learning rate", "activation"]);
     assert_eq!(names[2], "learning rate 0.5, activation ReLU");
-    assert!(count(&h, "learning rate") >= 1, "the table has the learning rate column");
+    assert!(
+        count(&h, "learning rate") >= 1,
+        "the table has the learning rate column"
+    );
+    assert!(count(&h, "learning rate 0.5, activation ReLU (this run)") == 1);
+
+    // Saved with the runs and reopened: the three runs and their table are back.
+    h.get_by_label_contains("Save the runs with the project")
+        .click();
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_steps(4);
+    drop(h);
+    if let Ok(to) = std::env::var("NODEGRAD_KEEP_COMPARED_RUNS") {
+        // For the README's picture of the real window (`--screenshot-to`).
+        std::fs::copy(&file, to).unwrap();
+    }
+    let mut h = app(&file, storage.path(), [1280.0, 720.0]);
+    h.get_by_label("Loss & accuracy").click();
+    h.run_steps(3);
+    let a = h.state();
+    assert_eq!(a.training.runs.len(), 2);
+    let (keys, names) =
+        nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
+    assert_eq!(keys, vec!["learning rate", "activation"]);
+    assert_eq!(names[0], "learning rate 0.05, activation Sigmoid");
     assert!(count(&h, "learning rate 0.5, activation ReLU (this run)") == 1);
 }
 
@@ -382,15 +506,22 @@ fn timeline_snapshots_at_1920x1080() {
 #[test]
 fn a_hostile_runs_section_is_refused_with_the_place_and_the_limit() {
     let base = std::fs::read_to_string(common::project_path("xor-train.ron")).unwrap();
-    assert!(Project::parse(&base, "xor-train.ron").unwrap().runs.is_empty(), "old files load");
+    assert!(
+        Project::parse(&base, "xor-train.ron")
+            .unwrap()
+            .runs
+            .is_empty(),
+        "old files load"
+    );
     let with_runs = |runs: &str| {
         let cut = base.rfind(')').unwrap();
-        format!("{},\n    runs: [{runs}],\n)\n", base[..cut].trim_end().trim_end_matches(','))
+        format!(
+            "{},\n    runs: [{runs}],\n)\n",
+            base[..cut].trim_end().trim_end_matches(',')
+        )
     };
     let run = |frames: &str| {
-        format!(
-            "(training: (dataset: Xor(), features: \"x\", target: \"y\"), frames: [{frames}])"
-        )
+        format!("(training: (dataset: Xor(), features: \"x\", target: \"y\"), frames: [{frames}])")
     };
     let cases = [
         (
@@ -409,7 +540,9 @@ fn a_hostile_runs_section_is_refused_with_the_place_and_the_limit() {
             "frame 2 (epoch 1): bias of `out` has shape [2], but [1] in an earlier frame",
         ),
         (
-            run("(epoch: 0, step: 0, weights: {\"out\": {\"bias\": Tensor(shape: [2], data: [1.0])}})"),
+            run(
+                "(epoch: 0, step: 0, weights: {\"out\": {\"bias\": Tensor(shape: [2], data: [1.0])}})",
+            ),
             "bias of `out`",
         ),
         (
@@ -424,15 +557,22 @@ fn a_hostile_runs_section_is_refused_with_the_place_and_the_limit() {
     ];
     for (runs, want) in cases {
         let text = with_runs(&runs);
-        let err = Project::parse(&text, "hostile.ron").unwrap_err().to_string();
+        let err = Project::parse(&text, "hostile.ron")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{err}\nwanted: {want}");
         assert!(err.starts_with("hostile.ron:"), "names the place: {err}");
     }
     // A well-formed runs section loads, its weights by node.
-    let ok = with_runs(&run("(epoch: 3, step: 30, weights: {\"out\": {\"bias\": Vector([0.25])}})"));
+    let ok = with_runs(&run(
+        "(epoch: 3, step: 30, weights: {\"out\": {\"bias\": Vector([0.25])}})",
+    ));
     let p = Project::parse(&ok, "ok.ron").unwrap();
     let out = p.graph.find("out").unwrap().id;
-    assert_eq!(p.runs[0].frames[0].weights, vec![(out, "bias".to_string(), Array::vector(vec![0.25]))]);
+    assert_eq!(
+        p.runs[0].frames[0].weights,
+        vec![(out, "bias".to_string(), Array::vector(vec![0.25]))]
+    );
 }
 
 fn weight_frame(epoch: usize, numbers: usize) -> Frame {

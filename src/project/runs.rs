@@ -159,8 +159,7 @@ pub fn from_files(
         let mut shapes: BTreeMap<(NodeId, String), Vec<usize>> = BTreeMap::new();
         let mut frames = Vec::with_capacity(file.frames.len());
         for (f, ff) in file.frames.iter().enumerate() {
-            let frame_here =
-                |m: String| here(format!("frame {} (epoch {}): {m}", f + 1, ff.epoch));
+            let frame_here = |m: String| here(format!("frame {} (epoch {}): {m}", f + 1, ff.epoch));
             let mut weights = Vec::new();
             for (name, tensors) in &ff.weights {
                 let node = run_graph.find(name).ok_or_else(|| {
@@ -189,15 +188,17 @@ pub fn from_files(
                         ValueFile::Vector(x) => x.len(),
                         ValueFile::Tensor { data, .. } => data.len(),
                     };
-                    numbers = numbers.checked_add(len).filter(|n| *n <= MAX_NUMBERS).ok_or_else(
-                        || {
+                    numbers = numbers
+                        .checked_add(len)
+                        .filter(|n| *n <= MAX_NUMBERS)
+                        .ok_or_else(|| {
                             frame_here(format!(
                                 "the runs hold more than {MAX_NUMBERS} weight numbers: save \
                                  fewer runs or a smaller timeline"
                             ))
-                        },
-                    )?;
-                    let a = to_array(v).map_err(|m| frame_here(format!("{key} of `{name}`: {m}")))?;
+                        })?;
+                    let a =
+                        to_array(v).map_err(|m| frame_here(format!("{key} of `{name}`: {m}")))?;
                     if let Some(now) = node.tensors.get(key) {
                         if now.shape() != a.shape() {
                             return Err(frame_here(format!(

@@ -7,7 +7,13 @@ use crate::graph::{Graph, Init, NodeId, Op, fmt_number};
 use crate::project::training::{OptimizerKind, TrainingConfig};
 
 /// The settings compared between runs, in the order the table shows them.
-pub const KEYS: [&str; 5] = ["optimizer", "learning rate", "activation", "initializer", "seed"];
+pub const KEYS: [&str; 5] = [
+    "optimizer",
+    "learning rate",
+    "activation",
+    "initializer",
+    "seed",
+];
 
 /// What a run was trained with, as the compare table shows it (one text per `KEYS`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,12 +40,7 @@ impl RunSettings {
                         .filter_map(|id| graph.node(*id))
                         .map(|n| activation_label(&n.op)),
                 ),
-                summary(
-                    graph
-                        .nodes()
-                        .filter_map(|n| init_of(&n.op))
-                        .map(init_label),
-                ),
+                summary(graph.nodes().filter_map(|n| init_of(&n.op)).map(init_label)),
                 // The project seed draws the weights, the training seed splits and shuffles.
                 if graph.seed == config.seed {
                     graph.seed.to_string()
@@ -98,7 +99,12 @@ pub fn run_name(settings: &RunSettings, differing: &[&str], number: usize) -> St
 }
 
 /// The activations "run again with" offers for the hidden layers.
-pub const ACTIVATIONS: [Op; 4] = [Op::Sigmoid, Op::Tanh, Op::ReLU, Op::LeakyReLU { alpha: 0.01 }];
+pub const ACTIVATIONS: [Op; 4] = [
+    Op::Sigmoid,
+    Op::Tanh,
+    Op::ReLU,
+    Op::LeakyReLU { alpha: 0.01 },
+];
 
 /// The initializers "run again with" offers for every layer.
 pub const INITS: [Init; 4] = [
@@ -235,10 +241,7 @@ pub fn activation_label(op: &Op) -> String {
 }
 
 fn is_activation(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Sigmoid | Op::Tanh | Op::ReLU | Op::LeakyReLU { .. }
-    )
+    matches!(op, Op::Sigmoid | Op::Tanh | Op::ReLU | Op::LeakyReLU { .. })
 }
 
 /// The hidden layers' activations: activation nodes with a Dense or Conv2d after them (the

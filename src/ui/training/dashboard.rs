@@ -324,10 +324,18 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, others: &[Run], opt: &mut CurveOptions)
     ]);
     // The legends sit above their plots, where they cover no curve.
     let hidden = legend_ui(ui, "loss-plot", &loss_series);
-    let h = if classification {
-        (ui.available_height() / 2.0 - 24.0).max(60.0)
+
+    // With earlier runs the compare table goes below: the plots leave it some room.
+    let room = if compare {
+        (ui.available_height() * 0.35).min(60.0 + 22.0 * (others.len() + 1) as f32)
     } else {
-        ui.available_height().max(60.0)
+        0.0
+    };
+    let avail = ui.available_height() - room;
+    let h = if classification {
+        (avail / 2.0 - 24.0).max(60.0)
+    } else {
+        avail.max(60.0)
     };
     let marker = run.scrubbed().map(|f| {
         if by_epoch {
@@ -409,9 +417,7 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, others: &[Run], opt: &mut CurveOptions)
                     }
                 }
                 if let Some(x) = marker {
-                    p.vline(
-                        egui_plot::VLine::new("shown epoch", x).color(Color32::from_gray(160)),
-                    );
+                    p.vline(egui_plot::VLine::new("shown epoch", x).color(Color32::from_gray(160)));
                 }
             });
     }
@@ -425,11 +431,7 @@ pub fn boundary_thumb(ui: &mut Ui, run: &mut Run, side: f32) {
         return;
     };
     let step = run.shown().map_or(0, |s| s.step);
-    if run
-        .thumb_texture
-        .as_ref()
-        .is_none_or(|(st, _)| *st != step)
-    {
+    if run.thumb_texture.as_ref().is_none_or(|(st, _)| *st != step) {
         let image = boundary_image(&b);
         let texture = ui.ctx().load_texture(
             format!("boundary-thumb-{}", run.id),

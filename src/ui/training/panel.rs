@@ -369,15 +369,19 @@ impl TrainingPanel {
         // weights stay in its timeline, the graph keeps its own.
         if weights.is_some() && self.run.graph.as_ref().is_some_and(|g| !same_ops(g, graph)) {
             weights = None;
+            let doc = self.run.config.as_ref().map(|c| RunSettings::of(graph, c));
+            let what: Vec<String> = match (&self.run.settings, &doc) {
+                (Some(run), Some(doc)) => crate::train::compare::differing(&[run, doc])
+                    .into_iter()
+                    .map(|k| format!("{k} {}", run.get(k)))
+                    .collect(),
+                _ => Vec::new(),
+            };
             message = Some(format!(
-                "Run {} trained a variant of the graph ({}): the graph is unchanged; its \
-                 weights are in its timeline",
+                "Run {} trained a variant of the graph ({}): the graph keeps its own; the \
+                 run's weights are in its timeline",
                 self.run.id,
-                self.run
-                    .settings
-                    .as_ref()
-                    .map(|s| s.values[2].clone() + " / " + &s.values[3])
-                    .unwrap_or_default()
+                what.join(", ")
             ));
         } else if weights.is_some() && current_revision != self.trained_revision {
             message = Some(
@@ -387,7 +391,9 @@ impl TrainingPanel {
             );
         }
         // The next queued run starts when this one finished on its own.
-        if matches!(self.state, RunState::Finished(_)) && self.job.is_none() && !self.queue.is_empty()
+        if matches!(self.state, RunState::Finished(_))
+            && self.job.is_none()
+            && !self.queue.is_empty()
         {
             let (g, c) = self.queue.remove(0);
             self.launch(g, c, false);
@@ -497,7 +503,19 @@ impl TrainingPanel {
         if png {
             self.request_png(ui.ctx(), r, "loss");
         }
-        self.compare_ui(ui);
+        // The table may be wider than the tile: it scrolls on its own, the plots keep the
+        // tile's width.
+        // In a child of exactly the tile's width, so the table never widens the plots above
+        // (the space it used is taken from the parent afterwards, by height only).
+        let rect = ui.available_rect_before_wrap();
+        let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).id_salt("compare"));
+        child.set_clip_rect(rect.intersect(ui.clip_rect()));
+        egui::ScrollArea::horizontal()
+            .id_salt("compare-scroll")
+            .auto_shrink([false, true])
+            .show(&mut child, |ui| self.compare_ui(ui));
+        let used = child.min_rect().height();
+        ui.allocate_space(egui::vec2(rect.width(), used));
     }
 
     /// One dashboard view's tile.
@@ -742,7 +760,9 @@ impl TrainingPanel {
 
 /// Whether two graphs have the same nodes with the same ops (weights aside).
 fn same_ops(a: &Graph, b: &Graph) -> bool {
-    a.len() == b.len() && a.nodes().all(|n| b.node(n.id).is_some_and(|m| m.op == n.op))
+    a.len() == b.len()
+        && a.nodes()
+            .all(|n| b.node(n.id).is_some_and(|m| m.op == n.op))
 }
 
 /// The weights that fit `graph` now: nodes that exist and own a tensor of that key and

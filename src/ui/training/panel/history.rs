@@ -122,7 +122,12 @@ impl TrainingPanel {
     }
 
     /// "Run again with…": a new run with one setting changed, and the sigmoid-vs-ReLU pair.
-    pub(super) fn run_again_ui(&mut self, ui: &mut Ui, cx: &TrainingContext<'_>, cfg: &TrainingConfig) {
+    pub(super) fn run_again_ui(
+        &mut self,
+        ui: &mut Ui,
+        cx: &TrainingContext<'_>,
+        cfg: &TrainingConfig,
+    ) {
         let enabled = !self.is_running();
         let mut chosen: Vec<Variation> = Vec::new();
         ui.menu_button("Run again with…", |ui| {
@@ -133,14 +138,14 @@ impl TrainingPanel {
             // Worked out only while the menu is open (a sweep over the graph).
             let (g, c) = self.base_of_next_run(cx.graph, cfg);
             let hidden = compare::hidden_activations(&g);
-            ui.menu_button("Optimizer", |ui| {
+            ui.menu_button("Optimizer…", |ui| {
                 for o in OptimizerKind::ALL {
                     if o != c.optimizer && ui.button(o.label()).clicked() {
                         chosen.push(Variation::Optimizer(o));
                     }
                 }
             });
-            ui.menu_button("Learning rate", |ui| {
+            ui.menu_button("Learning rate…", |ui| {
                 for f in [0.1, 0.3, 3.0, 10.0] {
                     let lr = c.learning_rate * f;
                     if ui
@@ -151,7 +156,7 @@ impl TrainingPanel {
                     }
                 }
             });
-            ui.menu_button("Activation (hidden layers)", |ui| {
+            ui.menu_button("Activation of the hidden layers…", |ui| {
                 if hidden.is_empty() {
                     ui.weak("No hidden layer has an activation to change.");
                     return;
@@ -162,7 +167,7 @@ impl TrainingPanel {
                     }
                 }
             });
-            ui.menu_button("Initializer", |ui| {
+            ui.menu_button("Initializer…", |ui| {
                 for init in INITS {
                     if ui.button(compare::init_label(&init)).clicked() {
                         chosen.push(Variation::Initializer(init.clone()));
@@ -389,23 +394,23 @@ fn reopened(r: &SavedRun, graph: &Graph, id: u64) -> Run {
     run.config = Some(r.training.clone());
     run.reopened = true;
     run.epochs = r
-            .epochs
-            .iter()
-            .map(|e| EpochMetrics {
-                epoch: e.epoch,
-                step: e.step,
-                train: Scores {
-                    loss: e.loss,
-                    accuracy: e.accuracy,
-                },
-                val: e.val_loss.map(|loss| Scores {
-                    loss,
-                    accuracy: e.val_accuracy,
-                }),
-                lr: e.lr,
-                samples_per_s: 0.0,
-            })
-            .collect();
+        .epochs
+        .iter()
+        .map(|e| EpochMetrics {
+            epoch: e.epoch,
+            step: e.step,
+            train: Scores {
+                loss: e.loss,
+                accuracy: e.accuracy,
+            },
+            val: e.val_loss.map(|loss| Scores {
+                loss,
+                accuracy: e.val_accuracy,
+            }),
+            lr: e.lr,
+            samples_per_s: 0.0,
+        })
+        .collect();
     for f in &r.frames {
         run.timeline.push(Frame {
             epoch: f.epoch,
