@@ -379,18 +379,37 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
     let dir = tempfile::tempdir().unwrap();
     let file = cpu_copy(dir.path(), "vanishing-gradients", 2);
     let mut h = app(&file, storage.path(), [1280.0, 720.0]);
+    assert!(
+        h.query_by_label("Run again with…").is_none(),
+        "nothing to run again before a run"
+    );
+    // The project as it is (sigmoid and ReLU side by side), then one click.
+    h.get_by_label("▶ Train").click();
+    h.step();
+    step_until(&mut h, "the first run", finished);
     h.get_by_label("Run again with…").click();
     h.run_steps(2);
     h.get_by_label("Sigmoid vs ReLU (two runs)").click();
     h.step();
     step_until(&mut h, "both runs", |a| {
-        a.training.runs.len() == 1 && finished(a)
+        a.training.runs.len() == 2 && finished(a)
     });
     let a = h.state();
     let names = nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
     assert_eq!(names.0, vec!["activation"]);
-    assert_eq!(names.1, vec!["activation Sigmoid", "activation ReLU"]);
-    // The two runs start from the same weights.
+    assert_eq!(
+        names.1,
+        vec![
+            "activation Sigmoid + ReLU",
+            "activation Sigmoid",
+            "activation ReLU"
+        ]
+    );
+    // The runs start from the same weights (the first run's).
+    assert_eq!(
+        a.training.runs[1].timeline.frames()[0].weights,
+        a.training.run.timeline.frames()[0].weights
+    );
     assert_eq!(
         a.training.runs[0].timeline.frames()[0].weights,
         a.training.run.timeline.frames()[0].weights
@@ -405,9 +424,9 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
             .grad_norm
     };
     assert!(
-        first_norm(&a.training.runs[0]) < first_norm(&a.training.run),
+        first_norm(&a.training.runs[1]) < first_norm(&a.training.run),
         "sigmoid {} vs relu {}",
-        first_norm(&a.training.runs[0]),
+        first_norm(&a.training.runs[1]),
         first_norm(&a.training.run)
     );
     // The compare table in the curves tile: a column for the one setting that differs.
@@ -447,14 +466,14 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
 
     h.get_by_label_contains("(×10.0)").click();
     h.step();
-    step_until(&mut h, "the third run", |a| {
-        a.training.runs.len() == 2 && finished(a)
+    step_until(&mut h, "the fourth run", |a| {
+        a.training.runs.len() == 3 && finished(a)
     });
     let a = h.state();
     let (keys, names) =
         nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
     assert_eq!(keys, vec!["learning rate", "activation"]);
-    assert_eq!(names[2], "learning rate 0.5, activation ReLU");
+    assert_eq!(names[3], "learning rate 0.5, activation ReLU");
     assert!(
         count(&h, "learning rate") >= 1,
         "the table has the learning rate column"
@@ -476,11 +495,11 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
     h.get_by_label("Loss & accuracy").click();
     h.run_steps(3);
     let a = h.state();
-    assert_eq!(a.training.runs.len(), 2);
+    assert_eq!(a.training.runs.len(), 3);
     let (keys, names) =
         nodegrad::ui::training::dashboard::run_names(&a.training.run, &a.training.runs);
     assert_eq!(keys, vec!["learning rate", "activation"]);
-    assert_eq!(names[0], "learning rate 0.05, activation Sigmoid");
+    assert_eq!(names[0], "learning rate 0.05, activation Sigmoid + ReLU");
     assert!(count(&h, "learning rate 0.5, activation ReLU (this run)") == 1);
 }
 

@@ -448,7 +448,10 @@ impl TrainingPanel {
             {
                 out.push(AppCommand::Message(self.export_csv()));
             }
-            self.run_again_ui(ui, cx, &cfg);
+            // Once there is a run to start from (before, the tile is as it always was).
+            if self.run.has_data() || !self.runs.is_empty() {
+                self.run_again_ui(ui, cx, &cfg);
+            }
         });
         ui.add(egui::ProgressBar::new(self.progress.fraction(cfg.epochs)).desired_height(6.0));
         // The line wraps in a narrow tile (a progress bar's own text would be cut off).
