@@ -328,7 +328,8 @@ fn the_worker_pauses_steps_and_stops() {
     let mut snapshots = 0;
     let mut next = || loop {
         match job.wait(Duration::from_secs(60)).expect("an event") {
-            Event::Snapshot(_) => snapshots += 1,
+            // A timeline frame carries the dashboard's snapshot too.
+            Event::Snapshot(_) | Event::Frame(_) => snapshots += 1,
             e => return e,
         }
     };
@@ -344,10 +345,11 @@ fn the_worker_pauses_steps_and_stops() {
         }
         e => panic!("{e:?}"),
     }
-    // Paused at the start: nothing but the untrained network's snapshot until asked.
+    // Paused at the start: nothing but the untrained network's frame (epoch 0 of the
+    // timeline, with its snapshot) until asked.
     assert!(matches!(
         job.wait(Duration::from_secs(60)),
-        Some(Event::Snapshot(_))
+        Some(Event::Frame(f)) if f.epoch == 0 && f.snapshot.is_some()
     ));
     assert!(job.wait(Duration::from_millis(300)).is_none());
     job.send(Command::Step);

@@ -34,6 +34,9 @@ pub struct ProjectFile {
     /// after the file is reopened. Older files have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expanded: Vec<ExpandedFile>,
+    /// Training runs saved with the project (opt-in): settings, curves, timeline weights.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<super::runs::RunFile>,
 }
 
 /// An expanded Dense layer: the layer's node (now the Concat of its neurons) and each

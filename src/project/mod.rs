@@ -4,6 +4,7 @@
 //! replaces the whole file or leaves the old one (temp file + rename).
 
 pub mod format;
+pub mod runs;
 pub mod training;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,8 @@ pub struct Project {
     pub quiz: Option<format::QuizFile>,
     /// Dataset binding and training settings.
     pub training: Option<training::TrainingConfig>,
+    /// Training runs saved with the project (empty unless the user chose to save them).
+    pub runs: Vec<runs::SavedRun>,
 }
 
 /// Ids stay far from u64::MAX, so counting on from the largest never overflows.
@@ -334,6 +337,7 @@ impl Project {
                 load_diagnostics.push(Diagnostic::graph(Severity::Error, format!("training: {p}")));
             }
         }
+        let runs = runs::from_files(&file.runs, &graph, usize::from(file.training.is_some()))?;
         Ok(Self {
             title: file.title,
             description: file.description,
@@ -341,6 +345,7 @@ impl Project {
             load_diagnostics,
             quiz: file.quiz,
             training: file.training,
+            runs,
         })
     }
 
@@ -406,6 +411,7 @@ impl Project {
                         .collect(),
                 })
                 .collect(),
+            runs: runs::to_files(&self.runs, g),
         }
     }
 

@@ -8,9 +8,11 @@
 //! A non-finite loss never reaches the weights: the update of that step is not applied and
 //! the weights of the last finite step are kept.
 
+pub mod compare;
 pub mod model;
 pub mod optim;
 pub mod stats;
+pub mod timeline;
 pub mod worker;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::stats::SnapshotClock;
+use super::timeline::Frame;
 use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer, panic_text};
 use crate::graph::{Array, Graph, NodeId};
 use crate::project::training::TrainingConfig;
@@ -50,6 +51,9 @@ pub enum Event {
     /// What the dashboard draws (sent as often as `SNAPSHOT_SHARE` of the time allows, and at
     /// every pause and at the end).
     Snapshot(Box<Snapshot>),
+    /// The weights and the snapshot before the first step (epoch 0) and at the end of
+    /// every epoch, for the timeline (its snapshot is also the dashboard's latest).
+    Frame(Box<Frame>),
     /// Paused (by Pause, or after Step) with the current weights.
     Paused {
         weights: Weights,
@@ -261,8 +265,22 @@ fn worker(
         let now = Instant::now();
         clock.took(now - started, now);
     };
-    // The untrained network, before the first step.
-    snapshot(&trainer, &mut clock);
+    let frame = |t: &Trainer, clock: &mut SnapshotClock| {
+        let started = Instant::now();
+        match Frame::capture(t) {
+            Ok(f) => send(Event::Frame(Box::new(f))),
+            // Without weights no frame: the dashboard still gets its snapshot when it can.
+            Err(_) => {
+                if let Ok(s) = t.snapshot() {
+                    send(Event::Snapshot(Box::new(s)));
+                }
+            }
+        }
+        let now = Instant::now();
+        clock.took(now - started, now);
+    };
+    // The untrained network, before the first step: the timeline's epoch 0.
+    frame(&trainer, &mut clock);
     let mut running = !start_paused;
     let mut steps_left: usize = 0;
     let mut last_flush = Instant::now();
@@ -333,14 +351,17 @@ fn worker(
                     last_flush = Instant::now();
                     flush(&mut points, r.epoch);
                 }
+                let epoch_end = r.epoch_done.is_some();
                 if let Some(m) = r.epoch_done {
                     send(Event::Epoch(m));
-                }
-                if running && clock.due(Instant::now()) {
+                    frame(&trainer, &mut clock);
+                } else if running && clock.due(Instant::now()) {
                     snapshot(&trainer, &mut clock);
                 }
                 if let Some(f) = r.finished {
-                    snapshot(&trainer, &mut clock);
+                    if !epoch_end {
+                        snapshot(&trainer, &mut clock);
+                    }
                     send(Event::Finished {
                         why: FinishReason::Done(f),
                         weights: weights_or_empty(&trainer),
@@ -350,7 +371,9 @@ fn worker(
                 if steps_left > 0 {
                     steps_left -= 1;
                     if steps_left == 0 {
-                        snapshot(&trainer, &mut clock);
+                        if !epoch_end {
+                            snapshot(&trainer, &mut clock);
+                        }
                         send(Event::Paused {
                             weights: weights_or_empty(&trainer),
                         });

@@ -59,6 +59,8 @@ pub struct NodegradApp {
     pub canvas: Canvas,
     pub stepping: Stepping,
     pub training: TrainingPanel,
+    /// The cards' evaluation while the training timeline shows an earlier epoch.
+    pub scrub: super::training::scrub::ScrubEval,
     /// Results of the last gradient check, shown in a window until closed.
     pub gradcheck: Option<Result<Vec<crate::gradcheck::Check>, String>>,
     /// The last message for the status bar.
@@ -125,6 +127,7 @@ impl NodegradApp {
             canvas,
             stepping: Stepping::default(),
             training: TrainingPanel::default(),
+            scrub: Default::default(),
             gradcheck: None,
             settings,
             doc: Document::default(),
@@ -631,12 +634,16 @@ impl NodegradApp {
     /// A new document: any run stops, the Training tiles show when the project trains.
     pub fn reset_training(&mut self) {
         self.training = TrainingPanel::for_project(self.doc.project().training.as_ref());
+        self.training
+            .load_runs(&self.doc.project().runs, self.doc.graph());
         self.synced_view = None;
     }
 
     /// Takes the worker's events: trained weights go into the graph as one undo step.
     fn poll_training(&mut self) {
-        let (weights, message) = self.training.poll(self.doc.semantic_revision());
+        let (weights, message) = self
+            .training
+            .poll(self.doc.graph(), self.doc.semantic_revision());
         if let Some(w) = weights {
             let g = self.doc.graph();
             let fitting: Vec<_> = w
@@ -749,10 +756,18 @@ impl NodegradApp {
             .filter(|p| p.view().is_some() && self.layout.is_shown(*p))
             .collect();
         let selection = self.canvas.selection.clone();
+        // The timeline shows an earlier epoch: the cards show the network as it was then.
+        let scrubbed = self.scrub.update(
+            &self.training,
+            self.doc.graph(),
+            &self.analysis,
+            self.doc.semantic_revision(),
+            &self.engine,
+        );
         let mut panes = Panes {
             doc: &self.doc,
             analysis: &self.analysis,
-            eval: self.eval.as_ref(),
+            eval: scrubbed.or(self.eval.as_ref()),
             canvas: &mut self.canvas,
             stepping: &mut self.stepping,
             training: &mut self.training,
@@ -835,6 +850,13 @@ impl NodegradApp {
     }
 
     pub fn save_to(&mut self, path: &Path) -> bool {
+        // The runs go into the file only when the Training tile's checkbox says so.
+        let runs = if self.training.save_runs {
+            self.training.runs_to_save(self.doc.graph())
+        } else {
+            Vec::new()
+        };
+        self.doc.set_runs(runs);
         match self.doc.save_to(path) {
             Ok(()) => {
                 self.recovery.discard();

@@ -156,6 +156,12 @@ impl Document {
         std::mem::replace(&mut self.project.quiz, quiz)
     }
 
+    /// Sets the runs saved with the project (the Training tile's opt-in, right before a
+    /// save). Not an undo step and not a change of its own, like `set_quiz`.
+    pub fn set_runs(&mut self, runs: Vec<crate::project::runs::SavedRun>) {
+        self.project.runs = runs;
+    }
+
     pub fn revision(&self) -> u64 {
         self.revision
     }

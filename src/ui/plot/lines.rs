@@ -162,6 +162,20 @@ pub fn legend_ui(ui: &mut Ui, id: &str, series: &[Series]) -> BTreeSet<String> {
     let mut hidden: BTreeSet<String> = ui.data_mut(|d| d.get_temp(key)).unwrap_or_default();
     let mut toggled = None;
     let mut entry = |ui: &mut Ui, s: &Series, label: &str| {
+        // An entry is a row of its own (swatch and label): a wrapping layout cannot wrap
+        // inside it, so it starts a new line itself when it would not fit.
+        let font = egui::TextStyle::Small.resolve(ui.style());
+        let text_w = ui
+            .painter()
+            .layout_no_wrap(label.to_string(), font, Color32::WHITE)
+            .size()
+            .x;
+        let width = 26.0 + 3.0 + text_w;
+        if width > ui.available_size_before_wrap().x
+            && ui.cursor().min.x > ui.max_rect().left() + 1.0
+        {
+            ui.end_row();
+        }
         let off = hidden.contains(&s.name);
         let r = ui
             .horizontal(|ui| {

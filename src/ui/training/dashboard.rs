@@ -8,8 +8,11 @@ use egui::{Color32, Rect, Sense, Ui, pos2, vec2};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotImage, PlotPoint, PlotPoints, Points};
 
 use crate::data::Dataset;
-use crate::graph::{NodeId, fmt_number};
+use crate::graph::{Graph, NodeId, fmt_number};
+use crate::project::training::TrainingConfig;
+use crate::train::compare::RunSettings;
 use crate::train::stats::Histogram;
+use crate::train::timeline::{Frame, Timeline};
 use crate::train::{EpochMetrics, Snapshot};
 
 use crate::ui::plot::classes::class_color;
@@ -50,9 +53,11 @@ impl View {
     }
 }
 
-/// One run's curves and snapshots.
+/// One run's curves and snapshots, its timeline and what it was trained with.
 #[derive(Clone, Default)]
 pub struct Run {
+    /// Numbers the runs of a session (the cards' evaluation of a scrubbed frame keys on it).
+    pub id: u64,
     /// (step, mini-batch loss).
     pub batch_loss: Vec<[f64; 2]>,
     pub epochs: Vec<EpochMetrics>,
@@ -62,8 +67,20 @@ pub struct Run {
     /// (step, gradient norm per parameter).
     pub grad_norms: Vec<(usize, Vec<f64>)>,
     pub param_labels: Vec<String>,
+    /// The weights (and snapshots) at chosen epochs.
+    pub timeline: Timeline,
+    /// The timeline frame shown instead of the present (None: live).
+    pub scrub: Option<usize>,
+    /// The graph this run trained (its weights at the start) and its settings.
+    pub graph: Option<Graph>,
+    pub config: Option<TrainingConfig>,
+    pub settings: Option<RunSettings>,
+    /// Reopened from the project file: its frames have weights but no snapshots.
+    pub reopened: bool,
     /// The boundary image of the latest snapshot (kept alive while it is drawn).
     boundary_texture: Option<(usize, egui::TextureHandle)>,
+    /// The small boundary image of the compare view.
+    thumb_texture: Option<(usize, egui::TextureHandle)>,
 }
 
 impl Run {
@@ -75,9 +92,35 @@ impl Run {
             if self.activations.len() > HISTORY {
                 thin(&mut self.activations);
             }
+            if self.grad_norms.len() > 4 * HISTORY {
+                thin(&mut self.grad_norms);
+            }
         }
         self.param_labels = s.params.iter().map(|p| p.label.clone()).collect();
         self.latest = Some(s);
+    }
+
+    /// The timeline frame being shown, when the user scrubbed back.
+    pub fn scrubbed(&self) -> Option<&Frame> {
+        self.scrub.and_then(|k| self.timeline.frames().get(k))
+    }
+
+    /// The snapshot the views draw: the scrubbed frame's, else the latest.
+    pub fn shown(&self) -> Option<&Snapshot> {
+        match self.scrubbed() {
+            Some(f) => f.snapshot.as_ref(),
+            None => self.latest.as_ref(),
+        }
+    }
+
+    /// The last step the over-time views draw up to (the scrubbed frame's step).
+    fn shown_step(&self) -> usize {
+        self.scrubbed().map_or(usize::MAX, |f| f.step)
+    }
+
+    /// Something was trained (or reopened) in this run.
+    pub fn has_data(&self) -> bool {
+        !self.epochs.is_empty() || !self.batch_loss.is_empty() || !self.timeline.is_empty()
     }
 }
 
@@ -144,8 +187,44 @@ fn ylog(v: f64, log: bool) -> f64 {
     if log { v.max(1e-12).log10() } else { v }
 }
 
-/// Loss and accuracy against step or epoch. Returns whether "PNG…" was clicked.
-pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut CurveOptions) -> bool {
+/// Colours of the compared runs (the current run keeps the blue and orange of its curves).
+pub fn run_color(k: usize) -> Color32 {
+    const PALETTE: [Color32; 6] = [
+        Color32::from_rgb(200, 120, 220),
+        Color32::from_rgb(90, 200, 200),
+        Color32::from_rgb(230, 200, 70),
+        Color32::from_rgb(240, 110, 110),
+        Color32::from_rgb(150, 200, 90),
+        Color32::from_rgb(170, 170, 170),
+    ];
+    PALETTE[k % PALETTE.len()]
+}
+
+/// The names of `others` then `run` by the settings that differ between them (unique:
+/// runs with the same settings are numbered).
+pub fn run_names(run: &Run, others: &[Run]) -> (Vec<&'static str>, Vec<String>) {
+    let all: Vec<&Run> = others.iter().chain(std::iter::once(run)).collect();
+    let settings: Vec<&RunSettings> = all.iter().filter_map(|r| r.settings.as_ref()).collect();
+    let keys = crate::train::compare::differing(&settings);
+    let mut names: Vec<String> = Vec::new();
+    for (k, r) in all.iter().enumerate() {
+        let base = match &r.settings {
+            Some(st) => crate::train::compare::run_name(st, &keys, k + 1),
+            None => format!("run {}", k + 1),
+        };
+        let name = if names.contains(&base) {
+            format!("{base} (run {})", k + 1)
+        } else {
+            base
+        };
+        names.push(name);
+    }
+    (keys, names)
+}
+
+/// Loss and accuracy against step or epoch, the earlier runs overlaid in their colours.
+/// Returns whether "PNG…" was clicked.
+pub fn curves_ui(ui: &mut Ui, run: &Run, others: &[Run], opt: &mut CurveOptions) -> bool {
     let png = ui
         .horizontal_wrapped(|ui| {
             ui.checkbox(&mut opt.log, "log scale");
@@ -157,8 +236,9 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
                 .clicked()
         })
         .inner;
-    let x_of = |m: &EpochMetrics| {
-        if opt.by_epoch {
+    let by_epoch = opt.by_epoch;
+    let x_of = move |m: &EpochMetrics| {
+        if by_epoch {
             m.epoch as f64
         } else {
             m.step as f64
@@ -184,11 +264,15 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             [x, ylog(l, log)]
         })
         .collect();
-    let classification = run.epochs.iter().any(|m| m.train.accuracy.is_some());
+    let classification = run
+        .epochs
+        .iter()
+        .chain(others.iter().flat_map(|r| &r.epochs))
+        .any(|m| m.train.accuracy.is_some());
     let xlabel = if opt.by_epoch { "epoch" } else { "step" };
     // Before the first step there is nothing to scale an axis to: say so instead of an
     // empty -0.5..0.5 frame.
-    if run.batch_loss.is_empty() && run.epochs.is_empty() && previous.is_none() {
+    if run.batch_loss.is_empty() && run.epochs.is_empty() && others.is_empty() {
         empty_plot_ui(
             ui,
             ui.available_height().clamp(60.0, 160.0),
@@ -203,11 +287,26 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             fmt_number(v)
         }
     };
-    let grey = |name: &str, g: u8| Series::new(name, Color32::from_gray(g)).width(1.5);
+    // With earlier runs, every run's curve is named by the settings that differ.
+    let (_, names) = run_names(run, others);
+    let this = names.last().cloned().unwrap_or_default();
+    let compare = !others.is_empty();
+    let (loss_name, val_name) = if compare {
+        (this.clone(), format!("{this} (val)"))
+    } else {
+        ("loss".to_string(), "val loss".to_string())
+    };
     let mut loss_series = Vec::new();
-    if previous.is_some() {
-        loss_series.push(grey("previous run", 120));
-        loss_series.push(grey("previous val", 90));
+    let mut loss_points: Vec<Vec<[f64; 2]>> = Vec::new();
+    for (k, r) in others.iter().enumerate() {
+        loss_series.push(Series::new(&names[k], run_color(k)).width(1.5));
+        loss_points.push(epoch_pts(r, &|m| Some(m.train.loss), log));
+        if r.epochs.iter().any(|m| m.val.is_some()) {
+            let mut s = Series::new(&format!("{} (val)", names[k]), run_color(k)).width(1.0);
+            s.style = egui_plot::LineStyle::dashed_loose();
+            loss_series.push(s);
+            loss_points.push(epoch_pts(r, &|m| m.val.map(|v| v.loss), log));
+        }
     }
     loss_series.extend([
         Series::new(
@@ -215,16 +314,36 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             Color32::from_rgba_unmultiplied(100, 150, 255, 120),
         )
         .width(1.0),
-        Series::new("loss", Color32::from_rgb(80, 140, 255)),
-        Series::new("val loss", Color32::from_rgb(255, 150, 60)),
+        Series::new(&loss_name, Color32::from_rgb(80, 140, 255)),
+        Series::new(&val_name, Color32::from_rgb(255, 150, 60)),
+    ]);
+    loss_points.extend([
+        batch,
+        epoch_pts(run, &|m| Some(m.train.loss), log),
+        epoch_pts(run, &|m| m.val.map(|v| v.loss), log),
     ]);
     // The legends sit above their plots, where they cover no curve.
     let hidden = legend_ui(ui, "loss-plot", &loss_series);
-    let h = if classification {
-        (ui.available_height() / 2.0 - 24.0).max(60.0)
+
+    // With earlier runs the compare table goes below: the plots leave it some room.
+    let room = if compare {
+        (ui.available_height() * 0.35).min(60.0 + 22.0 * (others.len() + 1) as f32)
     } else {
-        ui.available_height().max(60.0)
+        0.0
     };
+    let avail = ui.available_height() - room;
+    let h = if classification {
+        (avail / 2.0 - 24.0).max(60.0)
+    } else {
+        avail.max(60.0)
+    };
+    let marker = run.scrubbed().map(|f| {
+        if by_epoch {
+            f.epoch as f64
+        } else {
+            f.step as f64
+        }
+    });
     Plot::new("loss-plot")
         .height(h)
         .x_axis_label(xlabel)
@@ -243,29 +362,38 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             ))
         })
         .show(ui, |p| {
-            for s in loss_series.iter().filter(|s| !hidden.contains(&s.name)) {
-                let pts = match s.name.as_str() {
-                    "previous run" => previous
-                        .map(|prev| epoch_pts(prev, &|m| Some(m.train.loss), log))
-                        .unwrap_or_default(),
-                    "previous val" => previous
-                        .map(|prev| epoch_pts(prev, &|m| m.val.map(|v| v.loss), log))
-                        .unwrap_or_default(),
-                    "batch loss" => batch.clone(),
-                    "loss" => epoch_pts(run, &|m| Some(m.train.loss), log),
-                    _ => epoch_pts(run, &|m| m.val.map(|v| v.loss), log),
-                };
-                p.line(series_line(s, pts));
+            for (s, pts) in loss_series.iter().zip(&loss_points) {
+                if !hidden.contains(&s.name) {
+                    p.line(series_line(s, pts.clone()));
+                }
+            }
+            if let Some(x) = marker {
+                p.vline(egui_plot::VLine::new("shown epoch", x).color(Color32::from_gray(160)));
             }
         });
     if classification {
         let mut acc_series = Vec::new();
-        if previous.is_some() {
-            acc_series.push(grey("previous run", 120));
+        let mut acc_points: Vec<Vec<[f64; 2]>> = Vec::new();
+        for (k, r) in others.iter().enumerate() {
+            acc_series.push(Series::new(&names[k], run_color(k)).width(1.5));
+            acc_points.push(epoch_pts(
+                r,
+                &|m| m.val.and_then(|v| v.accuracy).or(m.train.accuracy),
+                false,
+            ));
         }
+        let (acc_name, val_acc_name) = if compare {
+            (format!("{this} (train)"), this.clone())
+        } else {
+            ("accuracy".to_string(), "val accuracy".to_string())
+        };
         acc_series.extend([
-            Series::new("accuracy", Color32::from_rgb(80, 200, 120)),
-            Series::new("val accuracy", Color32::from_rgb(220, 200, 60)),
+            Series::new(&acc_name, Color32::from_rgb(80, 200, 120)),
+            Series::new(&val_acc_name, Color32::from_rgb(220, 200, 60)),
+        ]);
+        acc_points.extend([
+            epoch_pts(run, &|m| m.train.accuracy, false),
+            epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false),
         ]);
         let hidden = legend_ui(ui, "accuracy-plot", &acc_series);
         Plot::new("accuracy-plot")
@@ -273,25 +401,77 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, previous: Option<&Run>, opt: &mut Curve
             .include_y(0.0)
             .include_y(1.0)
             .x_axis_label(xlabel)
-            .y_axis_label("accuracy")
+            .y_axis_label(if compare {
+                "accuracy (validation where there is some)"
+            } else {
+                "accuracy"
+            })
             .label_formatter(move |h| {
                 let (name, v) = near(h)?;
                 Some(format!("{name}\n{xlabel} {:.0}, {:.2}%", v.x, 100.0 * v.y))
             })
             .show(ui, |p| {
-                for s in acc_series.iter().filter(|s| !hidden.contains(&s.name)) {
-                    let pts = match s.name.as_str() {
-                        "previous run" => previous
-                            .map(|prev| epoch_pts(prev, &|m| m.train.accuracy, false))
-                            .unwrap_or_default(),
-                        "accuracy" => epoch_pts(run, &|m| m.train.accuracy, false),
-                        _ => epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false),
-                    };
-                    p.line(series_line(s, pts));
+                for (s, pts) in acc_series.iter().zip(&acc_points) {
+                    if !hidden.contains(&s.name) {
+                        p.line(series_line(s, pts.clone()));
+                    }
+                }
+                if let Some(x) = marker {
+                    p.vline(egui_plot::VLine::new("shown epoch", x).color(Color32::from_gray(160)));
                 }
             });
     }
     png
+}
+
+/// A run's latest decision boundary as a small square image (the compare view), or a note.
+pub fn boundary_thumb(ui: &mut Ui, run: &mut Run, side: f32) {
+    let Some(b) = run.shown().and_then(|s| s.boundary.clone()) else {
+        ui.weak("no boundary");
+        return;
+    };
+    let step = run.shown().map_or(0, |s| s.step);
+    if run.thumb_texture.as_ref().is_none_or(|(st, _)| *st != step) {
+        let image = boundary_image(&b);
+        let texture = ui.ctx().load_texture(
+            format!("boundary-thumb-{}", run.id),
+            image,
+            egui::TextureOptions::LINEAR,
+        );
+        run.thumb_texture = Some((step, texture));
+    }
+    if let Some((_, t)) = &run.thumb_texture {
+        let (rect, _) = ui.allocate_exact_size(vec2(side, side), Sense::hover());
+        ui.painter()
+            .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        ui.painter().image(
+            t.id(),
+            rect,
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+            Color32::WHITE,
+        );
+    }
+}
+
+/// The boundary's colours: the predicted class, paler where the network is unsure. Image
+/// rows run top-down; grid rows bottom-up.
+fn boundary_image(b: &crate::train::stats::Boundary) -> egui::ColorImage {
+    let n = b.grid.n;
+    let mut pixels = Vec::with_capacity(n * n);
+    for j in (0..n).rev() {
+        for i in 0..n {
+            let k = j * n + i;
+            let c = class_color(b.class[k] as usize);
+            let strength = ((b.confidence[k] - 0.3).max(0.0) / 0.7).clamp(0.15, 1.0) * 0.55;
+            pixels.push(Color32::from_rgba_unmultiplied(
+                c.r(),
+                c.g(),
+                c.b(),
+                (strength * 255.0) as u8,
+            ));
+        }
+    }
+    egui::ColorImage::new([n, n], pixels)
 }
 
 /// A plot line drawn as `s` says.
@@ -304,10 +484,11 @@ fn series_line(s: &Series, points: Vec<[f64; 2]>) -> Line<'static> {
 
 /// The decision boundary (2-D classes) or the fitted curve (1-D regression) over the data.
 pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[usize]) {
-    let Some(s) = &run.latest else {
-        ui.weak("Train (or Step) to see what the network predicts.");
+    let Some(s) = run.shown().cloned() else {
+        ui.weak(no_snapshot(run, "what the network predicts"));
         return;
     };
+    let s = &s;
     if let Some(fit) = &s.fit {
         let series = [
             Series::new("data", Color32::GRAY),
@@ -335,28 +516,12 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
         ui.weak("The boundary needs two features and classes (2-D datasets); the fitted curve one feature and a regression.");
         return;
     };
-    let n = b.grid.n;
     if run
         .boundary_texture
         .as_ref()
         .is_none_or(|(step, _)| *step != s.step)
     {
-        let mut pixels = Vec::with_capacity(n * n);
-        // Image rows run top-down; grid rows bottom-up.
-        for j in (0..n).rev() {
-            for i in 0..n {
-                let k = j * n + i;
-                let c = class_color(b.class[k] as usize);
-                let strength = ((b.confidence[k] - 0.3).max(0.0) / 0.7).clamp(0.15, 1.0) * 0.55;
-                pixels.push(Color32::from_rgba_unmultiplied(
-                    c.r(),
-                    c.g(),
-                    c.b(),
-                    (strength * 255.0) as u8,
-                ));
-            }
-        }
-        let image = egui::ColorImage::new([n, n], pixels);
+        let image = boundary_image(b);
         let texture =
             ui.ctx()
                 .load_texture("decision-boundary", image, egui::TextureOptions::LINEAR);
@@ -415,13 +580,27 @@ pub fn boundary_ui(ui: &mut Ui, run: &mut Run, data: Option<&Dataset>, val: &[us
         });
 }
 
+/// What a view says when there is no snapshot to draw.
+fn no_snapshot(run: &Run, what: &str) -> String {
+    if run.scrubbed().is_some() && run.reopened {
+        format!(
+            "This run was reopened from the project file: its weights and curves were saved, \
+             not the dashboard's snapshots. The cards show the weights of this epoch; train \
+             again to see {what}."
+        )
+    } else {
+        format!("Train (or Step) to see {what}.")
+    }
+}
+
 /// The distribution of one node's output over time (a strip like TensorBoard's), or every
 /// node's latest histogram when none is selected.
 pub fn activations_ui(ui: &mut Ui, run: &Run, selected: Option<NodeId>) {
-    let Some(latest) = &run.latest else {
-        ui.weak("Train (or Step) to see activations.");
+    let Some(latest) = run.shown() else {
+        ui.weak(no_snapshot(run, "activations"));
         return;
     };
+    let until = run.shown_step();
     let chosen = selected.and_then(|id| latest.activations.iter().find(|(n, _, _)| *n == id));
     match chosen {
         Some((id, name, h)) => {
@@ -439,6 +618,7 @@ pub fn activations_ui(ui: &mut Ui, run: &Run, selected: Option<NodeId>) {
             let columns: Vec<(usize, &Histogram)> = run
                 .activations
                 .iter()
+                .filter(|(step, _)| *step <= until)
                 .filter_map(|(step, hs)| {
                     hs.iter()
                         .find(|(n, _, _)| n == id)
@@ -473,8 +653,8 @@ pub fn activations_ui(ui: &mut Ui, run: &Run, selected: Option<NodeId>) {
 
 /// Value and gradient histograms of every parameter tensor.
 pub fn weights_ui(ui: &mut Ui, run: &Run) {
-    let Some(latest) = &run.latest else {
-        ui.weak("Train (or Step) to see weights and gradients.");
+    let Some(latest) = run.shown() else {
+        ui.weak(no_snapshot(run, "weights and gradients"));
         return;
     };
     ui.weak("Blue: values; orange: gradients dL/dW on the probe batch.");
@@ -657,6 +837,7 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool, biases: &mut bool) 
         ui.weak("||dL/dW|| per parameter tensor on the probe batch");
     });
     let l = *log;
+    let until = run.shown_step();
     // Colours by depth, a line style per network; biases (when shown) thinner, in their
     // layer's colour. The legend sits above the plot.
     let all = param_series(&run.param_labels);
@@ -691,16 +872,23 @@ pub fn grad_norms_ui(ui: &mut Ui, run: &Run, log: &mut bool, biases: &mut bool) 
                 let pts: Vec<[f64; 2]> = run
                     .grad_norms
                     .iter()
+                    .filter(|(step, _)| *step <= until)
                     .filter_map(|(step, ns)| ns.get(*k).map(|&n| [*step as f64, ylog(n, l)]))
                     .collect();
                 p.line(series_line(s, pts));
+            }
+            if let Some(f) = run.scrubbed() {
+                p.vline(
+                    egui_plot::VLine::new(format!("epoch {}", f.epoch), f.step as f64)
+                        .color(Color32::from_gray(160)),
+                );
             }
         });
 }
 
 /// Truth against prediction; for images, the misclassified ones.
 pub fn confusion_ui(ui: &mut Ui, run: &Run, data: Option<&Dataset>) {
-    let Some(c) = run.latest.as_ref().and_then(|s| s.confusion.as_ref()) else {
+    let Some(c) = run.shown().and_then(|s| s.confusion.as_ref()) else {
         ui.weak("The confusion matrix needs a classification dataset; train (or Step) to see it.");
         return;
     };

@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod panel;
 pub mod run_state;
+pub mod scrub;
 pub mod settings;
 
 pub use panel::*;

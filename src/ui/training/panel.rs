@@ -13,8 +13,14 @@ use crate::analysis::Analysis;
 use crate::data::Dataset;
 use crate::graph::{Graph, NodeId};
 use crate::project::training::{DatasetSpec, TrainingConfig};
+use crate::train::compare::{RunSettings, Variation};
 use crate::train::worker::{Command, Event, FinishReason, TrainJob, Weights};
 use crate::train::{Finish, Prepared};
+
+mod history;
+
+/// Runs kept for comparison besides the current one (the oldest goes first).
+pub const MAX_RUNS: usize = 8;
 
 use crate::ui::command::AppCommand;
 use crate::ui::document::Edit;
@@ -51,8 +57,18 @@ pub struct TrainingPanel {
     pub progress: Progress,
     /// This run's curves and dashboard snapshots.
     pub run: Run,
-    /// The run before this one, drawn grey for comparison.
-    pub previous: Option<Run>,
+    /// Earlier runs of this session (or reopened from the file), oldest first: their
+    /// curves are overlaid and their settings compared.
+    pub runs: Vec<Run>,
+    /// Runs waiting to start when the current one ends ("Sigmoid vs ReLU").
+    queue: Vec<(Graph, TrainingConfig)>,
+    /// Save the runs with the project (opt-in).
+    pub save_runs: bool,
+    /// The size of the runs section when saved, keyed by what it depends on.
+    saved_size: Option<((usize, usize, u64), usize)>,
+    next_run_id: u64,
+    /// What a run needs to start later (a queued run), from the last start.
+    start_cx: Option<(Option<PathBuf>, u64, egui::Context)>,
     /// The dashboard view of data and predictions to show (the app opens its tile).
     pub view: View,
     pub curve_options: CurveOptions,
@@ -89,7 +105,12 @@ impl Default for TrainingPanel {
             state: RunState::Idle,
             progress: Progress::default(),
             run: Run::default(),
-            previous: None,
+            runs: Vec::new(),
+            queue: Vec::new(),
+            save_runs: false,
+            saved_size: None,
+            next_run_id: 1,
+            start_cx: None,
             view: View::Boundary,
             curve_options: CurveOptions::default(),
             norms_log: true,
@@ -157,17 +178,35 @@ impl TrainingPanel {
                 return;
             }
         }
-        if !self.run.epochs.is_empty() || !self.run.batch_loss.is_empty() {
-            self.previous = Some(std::mem::take(&mut self.run));
+        self.start_cx = Some((base.clone(), revision, ctx.clone()));
+        self.launch(graph.clone(), config.clone(), paused);
+    }
+
+    /// Starts a new run of `graph` with `config` (the current one joins the compared runs).
+    fn launch(&mut self, graph: Graph, config: TrainingConfig, paused: bool) {
+        let Some((base, revision, ctx)) = self.start_cx.clone() else {
+            return;
+        };
+        self.send(Command::Stop);
+        if self.run.has_data() {
+            self.runs.push(std::mem::take(&mut self.run));
+            if self.runs.len() > MAX_RUNS {
+                self.runs.remove(0);
+            }
         }
         self.run = Run::default();
+        self.run.id = self.next_run_id;
+        self.run.settings = Some(RunSettings::of(&graph, &config));
+        self.run.graph = Some(graph.clone());
+        self.run.config = Some(config.clone());
+        self.next_run_id += 1;
         self.progress = Progress {
             started: Some(std::time::Instant::now()),
             ..Progress::default()
         };
         self.trained_revision = revision;
         let wake_ctx = ctx.clone();
-        let job = TrainJob::start(graph.clone(), config.clone(), base, paused, move || {
+        let job = TrainJob::start(graph, config, base, paused, move || {
             wake_ctx.request_repaint()
         });
         if paused {
@@ -177,6 +216,48 @@ impl TrainingPanel {
         self.state = RunState::Starting;
     }
 
+    /// Starts a run with one setting changed from the current run (from its first weights,
+    /// so both start alike), or from the graph as it is when nothing ran yet.
+    pub fn run_again(
+        &mut self,
+        variations: &[Variation],
+        graph: &Graph,
+        config: &TrainingConfig,
+        base: Option<PathBuf>,
+        revision: u64,
+        ctx: &egui::Context,
+    ) {
+        if self.start_cx.is_none() {
+            self.start_cx = Some((base, revision, ctx.clone()));
+        }
+        let (from_graph, from_config) = self.base_of_next_run(graph, config);
+        let mut runs: Vec<(Graph, TrainingConfig)> = variations
+            .iter()
+            .map(|v| v.apply(&from_graph, &from_config))
+            .collect();
+        if runs.is_empty() {
+            return;
+        }
+        let (g, c) = runs.remove(0);
+        self.queue = runs;
+        self.launch(g, c, false);
+    }
+
+    /// The graph (with the first weights of the current run) and settings a "run again"
+    /// starts from.
+    fn base_of_next_run(&self, graph: &Graph, config: &TrainingConfig) -> (Graph, TrainingConfig) {
+        let (Some(g), Some(c)) = (&self.run.graph, &self.run.config) else {
+            return (graph.clone(), config.clone());
+        };
+        let mut g = g.clone();
+        if let Some(first) = self.run.timeline.frames().first() {
+            for (id, key, a) in &first.weights {
+                let _ = g.set_tensor(*id, key, a.clone());
+            }
+        }
+        (g, c.clone())
+    }
+
     pub fn send(&mut self, cmd: Command) {
         if let Some(job) = &self.job {
             job.send(cmd);
@@ -184,7 +265,11 @@ impl TrainingPanel {
     }
 
     /// Handles waiting events; returns trained weights to write back, when some arrived.
-    pub fn poll(&mut self, current_revision: u64) -> (Option<Weights>, Option<String>) {
+    pub fn poll(
+        &mut self,
+        graph: &Graph,
+        current_revision: u64,
+    ) -> (Option<Weights>, Option<String>) {
         let Some(job) = &self.job else {
             return (None, None);
         };
@@ -236,6 +321,19 @@ impl TrainingPanel {
                     }
                     self.run.push_snapshot(*s);
                 }
+                Event::Frame(f) => {
+                    if let Some(s) = &f.snapshot {
+                        if !self.view_chosen {
+                            if s.boundary.is_some() || s.fit.is_some() {
+                                self.view = View::Boundary;
+                            } else if s.confusion.is_some() {
+                                self.view = View::Confusion;
+                            }
+                        }
+                        self.run.push_snapshot(s.clone());
+                    }
+                    self.run.timeline.push(*f);
+                }
                 Event::Paused { weights: w } => {
                     self.state = RunState::Paused;
                     weights = Some(w);
@@ -267,12 +365,38 @@ impl TrainingPanel {
         if !self.is_active() && job.is_finished() {
             self.job = None;
         }
-        if weights.is_some() && current_revision != self.trained_revision {
+        // A variant of the graph (another activation or initializer) was trained: its
+        // weights stay in its timeline, the graph keeps its own.
+        if weights.is_some() && self.run.graph.as_ref().is_some_and(|g| !same_ops(g, graph)) {
+            weights = None;
+            let doc = self.run.config.as_ref().map(|c| RunSettings::of(graph, c));
+            let what: Vec<String> = match (&self.run.settings, &doc) {
+                (Some(run), Some(doc)) => crate::train::compare::differing(&[run, doc])
+                    .into_iter()
+                    .map(|k| format!("{k} {}", run.get(k)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            message = Some(format!(
+                "Run {} trained a variant of the graph ({}): the graph keeps its own; the \
+                 run's weights are in its timeline",
+                self.run.id,
+                what.join(", ")
+            ));
+        } else if weights.is_some() && current_revision != self.trained_revision {
             message = Some(
                 "The graph changed while training: the weights went into the nodes that still \
                  match"
                     .into(),
             );
+        }
+        // The next queued run starts when this one finished on its own.
+        if matches!(self.state, RunState::Finished(_))
+            && self.job.is_none()
+            && !self.queue.is_empty()
+        {
+            let (g, c) = self.queue.remove(0);
+            self.launch(g, c, false);
         }
         (weights, message)
     }
@@ -324,6 +448,10 @@ impl TrainingPanel {
             {
                 out.push(AppCommand::Message(self.export_csv()));
             }
+            // Once there is a run to start from (before, the tile is as it always was).
+            if self.run.has_data() || !self.runs.is_empty() {
+                self.run_again_ui(ui, cx, &cfg);
+            }
         });
         ui.add(egui::ProgressBar::new(self.progress.fraction(cfg.epochs)).desired_height(6.0));
         // The line wraps in a narrow tile (a progress bar's own text would be cut off).
@@ -333,6 +461,22 @@ impl TrainingPanel {
         }
         if let RunState::Failed(m) = &self.state {
             ui.colored_label(Color32::from_rgb(230, 80, 80), m);
+        }
+        self.timeline_ui(ui, cx, &mut out);
+        if self.run.has_data() || !self.runs.is_empty() {
+            let size = self.saved_size(cx.graph, cx.revision);
+            ui.checkbox(
+                &mut self.save_runs,
+                format!(
+                    "Save the runs with the project ({} run(s), about {})",
+                    self.runs.len() + usize::from(self.run.has_data()),
+                    crate::train::timeline::fmt_bytes(size)
+                ),
+            )
+            .on_hover_text(
+                "Keep the runs' settings, curves and timeline weights in the project file, so \
+                 they are there again when it is reopened",
+            );
         }
         ui.separator();
         let active = self.is_active();
@@ -355,18 +499,26 @@ impl TrainingPanel {
         let mut png = false;
         let r = ui
             .scope(|ui| {
-                png = dashboard::curves_ui(
-                    ui,
-                    &self.run,
-                    self.previous.as_ref(),
-                    &mut self.curve_options,
-                );
+                png = dashboard::curves_ui(ui, &self.run, &self.runs, &mut self.curve_options);
             })
             .response
             .rect;
         if png {
             self.request_png(ui.ctx(), r, "loss");
         }
+        // The table may be wider than the tile: it scrolls on its own, the plots keep the
+        // tile's width.
+        // In a child of exactly the tile's width, so the table never widens the plots above
+        // (the space it used is taken from the parent afterwards, by height only).
+        let rect = ui.available_rect_before_wrap();
+        let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).id_salt("compare"));
+        child.set_clip_rect(rect.intersect(ui.clip_rect()));
+        egui::ScrollArea::horizontal()
+            .id_salt("compare-scroll")
+            .auto_shrink([false, true])
+            .show(&mut child, |ui| self.compare_ui(ui));
+        let used = child.min_rect().height();
+        ui.allocate_space(egui::vec2(rect.width(), used));
     }
 
     /// One dashboard view's tile.
@@ -458,6 +610,7 @@ impl TrainingPanel {
             .on_hover_text("End this run and keep its weights")
             .clicked()
         {
+            self.queue.clear();
             self.send(Command::Stop);
         }
         if ui
@@ -468,8 +621,12 @@ impl TrainingPanel {
             self.send(Command::Stop);
             self.job = None;
             self.state = RunState::Idle;
-            if !self.run.epochs.is_empty() {
-                self.previous = Some(std::mem::take(&mut self.run));
+            self.queue.clear();
+            if self.run.has_data() {
+                self.runs.push(std::mem::take(&mut self.run));
+                if self.runs.len() > MAX_RUNS {
+                    self.runs.remove(0);
+                }
             }
             self.run = Run::default();
             self.progress = Progress::default();
@@ -602,6 +759,29 @@ impl TrainingPanel {
         }
         edit
     }
+}
+
+/// Whether two graphs have the same nodes with the same ops (weights aside).
+fn same_ops(a: &Graph, b: &Graph) -> bool {
+    a.len() == b.len()
+        && a.nodes()
+            .all(|n| b.node(n.id).is_some_and(|m| m.op == n.op))
+}
+
+/// The weights that fit `graph` now: nodes that exist and own a tensor of that key and
+/// shape (the graph may have changed since they were recorded).
+pub fn fitting_weights(graph: &Graph, analysis: &Analysis, weights: &Weights) -> Weights {
+    weights
+        .iter()
+        .filter(|(id, key, a)| {
+            graph.node(*id).is_some()
+                && analysis
+                    .owned
+                    .get(id)
+                    .is_some_and(|specs| specs.iter().any(|s| s.key == key && s.shape == a.shape()))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The edit that puts sample `i` into the features and target Input nodes, in their shapes
