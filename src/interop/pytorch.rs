@@ -1332,7 +1332,7 @@ mod tests {
         );
         assert!(
             out.py
-                .contains("\"dense1.weight\": ([3, 2], [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]),"),
+                .contains("\"dense1.weight\": ([3, 2], [\n        1.0, 4.0, 2.0, 5.0,\n        3.0, 6.0,\n    ]),"),
             "{}",
             out.py
         );
