@@ -10,6 +10,7 @@
 
 pub mod model;
 pub mod optim;
+pub mod remote;
 pub mod stats;
 pub mod worker;
 
@@ -147,6 +148,8 @@ pub struct TrainDevice {
     pub software: bool,
     /// Set when the choice fell back (no GPU adapter, say).
     pub notice: Option<String>,
+    /// The server's address when the device is remote (`remote::connect`).
+    pub remote: Option<String>,
 }
 
 impl TrainDevice {
@@ -161,9 +164,13 @@ impl TrainDevice {
                 kind: EngineKind::Cpu,
                 software: false,
                 notice,
+                remote: None,
             }
         };
         match choice {
+            DeviceChoice::Remote => Err(TrainError::Device(
+                "the remote server needs its address: use TrainDevice::for_config".into(),
+            )),
             DeviceChoice::Cpu => Ok(cpu(None)),
             DeviceChoice::Wgpu | DeviceChoice::Auto => match Engine::wgpu() {
                 Ok(engine) => {
@@ -197,6 +204,7 @@ impl TrainDevice {
                         kind: EngineKind::Wgpu,
                         software,
                         notice: None,
+                        remote: None,
                     })
                 }
                 Err(e) if choice == DeviceChoice::Auto => Ok(cpu(Some(format!(
@@ -206,6 +214,16 @@ impl TrainDevice {
                     "the GPU (wgpu) was asked for, but {e}: choose CPU or Auto"
                 ))),
             },
+        }
+    }
+}
+
+impl TrainDevice {
+    /// The device `config` asks for; a remote one connects (and blocks until it has).
+    pub fn for_config(config: &TrainingConfig) -> Result<Self, TrainError> {
+        match config.device {
+            DeviceChoice::Remote => remote::connect(&remote::spec_of(config)),
+            d => Self::choose(d),
         }
     }
 }
