@@ -52,7 +52,11 @@ fn main() {
         .unwrap_or(3.0);
     let server_device =
         std::env::var("NODEGRAD_BENCH_SERVER_DEVICE").unwrap_or_else(|_| "cpu".into());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_nodegrad"))
+    // `NODEGRAD_BIN` overrides the binary (a target directory shared by several checkouts
+    // can hold another checkout's binary at cargo's path).
+    let bin =
+        std::env::var_os("NODEGRAD_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_nodegrad").into());
+    let mut server = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0", "--device", &server_device])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -18,7 +18,15 @@ use common::{load, project_path};
 use nodegrad::graph::{Array, NodeId};
 use nodegrad::project::training::{DeviceChoice, Secret, TrainingConfig};
 use nodegrad::train::worker::{Command as Cmd, Event, TrainJob};
-use nodegrad::train::{Prepared, TrainDevice, Trainer, train_to_end};
+use nodegrad::train::{Prepared, TrainDevice, Trainer, remote, train_to_end};
+
+/// The binary under test. `NODEGRAD_BIN` overrides it (a target directory shared by several
+/// checkouts can hold another checkout's binary at cargo's path).
+fn nodegrad() -> Command {
+    Command::new(
+        std::env::var_os("NODEGRAD_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_nodegrad").into()),
+    )
+}
 
 /// Only a guard against a hang: every wait below ends on an event long before.
 const GUARD: Duration = Duration::from_secs(180);
@@ -34,7 +42,7 @@ struct Server {
 impl Server {
     /// Starts one on `bind` (127.0.0.1:0 for a free port) with the CPU device.
     fn start(bind: &str, token: Option<&str>) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodegrad"));
+        let mut cmd = nodegrad();
         cmd.args(["serve", "--bind", bind, "--device", "cpu"]);
         let dir = tempfile::tempdir().unwrap();
         if let Some(t) = token {
@@ -117,6 +125,7 @@ impl Drop for Server {
         // A stopped process must be continued to die cleanly.
         let _ = Command::new("kill")
             .args(["-CONT", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         self.kill();
     }
@@ -215,7 +224,7 @@ fn a_wrong_token_and_a_missing_server_are_messages() {
 
 #[test]
 fn serve_refuses_an_open_address_without_a_token() {
-    let out = Command::new(env!("CARGO_BIN_EXE_nodegrad"))
+    let out = nodegrad()
         .args(["serve", "--bind", "0.0.0.0:0", "--device", "cpu"])
         .output()
         .unwrap();
@@ -233,7 +242,7 @@ fn the_cli_trains_remotely_and_the_server_logs_the_client() {
     let mut server = Server::start("127.0.0.1:0", None);
     server.expect("computing on: CPU");
     server.expect("WebSocket is unencrypted");
-    let out = Command::new(env!("CARGO_BIN_EXE_nodegrad"))
+    let out = nodegrad()
         .arg("train")
         .arg(project_path("xor-train.ron"))
         .args([
@@ -306,18 +315,22 @@ fn a_server_killed_mid_run_ends_the_run_with_a_message_and_the_last_weights() {
     );
     assert!(message.contains("the weights after step"), "{message}");
     let weights = weights.expect("the weights of the last finished step");
-    let graph = load("xor-train.ron").graph;
-    assert_eq!(
-        weights.len(),
-        graph.nodes().map(|n| n.tensors.len()).sum::<usize>()
-    );
-    // Trained, so not the initial ones.
-    let moved = weights.iter().any(|(id, key, a)| {
-        graph
-            .node(*id)
-            .and_then(|n| n.tensors.get(key))
-            .is_some_and(|w| w != a)
-    });
+    // The untrained weights, computed here: the kept ones are the same tensors, trained.
+    let (graph, mut c) = remote_config("xor-train.ron", "", "");
+    c.device = DeviceChoice::Cpu;
+    let prepared = Prepared::new(&c, None).unwrap();
+    let device = TrainDevice::for_config(&c).unwrap();
+    let initial = Trainer::new(&graph, &c, prepared, device)
+        .unwrap()
+        .weights()
+        .unwrap();
+    assert_eq!(weights.len(), initial.len());
+    let mut moved = false;
+    for ((na, ka, a), (nb, kb, b)) in weights.iter().zip(&initial) {
+        assert_eq!((na, ka), (nb, kb));
+        assert_eq!(a.shape(), b.shape());
+        moved |= a != b;
+    }
     assert!(moved, "the kept weights are the initial ones");
 }
 
@@ -376,4 +389,46 @@ fn the_project_file_remembers_the_address_never_the_token() {
     let c = back.training.unwrap();
     assert_eq!(c.remote_address, "ws://gpu-host:3000");
     assert_eq!(c.remote_token, Secret::default());
+}
+
+// The credential and address rules, without a server.
+#[test]
+fn credentials_differ_per_attempt_and_carry_the_token() {
+    let a = remote::fresh_credential("s3cret");
+    let b = remote::fresh_credential("s3cret");
+    assert_ne!(a, b);
+    assert_eq!(remote::token_of(a.as_bytes()), Some(&b"s3cret"[..]));
+    assert_eq!(
+        remote::token_of(remote::fresh_credential("").as_bytes()),
+        Some(&b""[..])
+    );
+    assert_eq!(remote::token_of(b"s3cret"), None);
+    assert!(remote::same_bytes(b"abc", b"abc"));
+    assert!(!remote::same_bytes(b"abc", b"abd"));
+    assert!(!remote::same_bytes(b"abc", b"ab"));
+    assert!(!remote::same_bytes(b"", b"a"));
+}
+
+#[test]
+fn addresses_are_checked() {
+    assert_eq!(
+        remote::parse_url("127.0.0.1").unwrap().0,
+        "ws://127.0.0.1:3000"
+    );
+    assert_eq!(
+        remote::parse_url("ws://127.0.0.1:4001/").unwrap().0,
+        "ws://127.0.0.1:4001"
+    );
+    let e = remote::parse_url("wss://x:1").unwrap_err();
+    assert!(e.contains("wss://"), "{e}");
+    assert!(
+        remote::parse_url("")
+            .unwrap_err()
+            .contains("no server address")
+    );
+    assert!(
+        remote::parse_url("ws://a/b")
+            .unwrap_err()
+            .contains("ws://host:port")
+    );
 }

@@ -439,9 +439,11 @@ impl Trainer {
             return Err(self.untrainable());
         }
         let grads = loss_t.clone().backward();
+        // A failed read (a remote server gone) is an error, not a panic.
         let loss = loss_t
             .inner()
-            .into_data()
+            .try_into_data()
+            .map_err(|e| TrainError::Backend(e.to_string()))?
             .convert::<f64>()
             .try_to_vec::<f64>()
             .ok()

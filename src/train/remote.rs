@@ -122,14 +122,14 @@ pub fn parse_url(url: &str) -> Result<(String, Vec<SocketAddr>), String> {
 }
 
 /// A credential no earlier connection attempt of this process presented.
-fn fresh_credential(token: &str) -> String {
+pub fn fresh_credential(token: &str) -> String {
     static ATTEMPT: AtomicU64 = AtomicU64::new(0);
     let n = ATTEMPT.fetch_add(1, Ordering::Relaxed);
     format!("{CREDENTIAL_TAG} {}.{n} {token}", std::process::id())
 }
 
 /// The token part of a credential `connect` made (`None` for anything else).
-fn token_of(credential: &[u8]) -> Option<&[u8]> {
+pub fn token_of(credential: &[u8]) -> Option<&[u8]> {
     let s = credential.strip_prefix(CREDENTIAL_TAG.as_bytes())?;
     let s = s.strip_prefix(b" ")?;
     let space = s.iter().position(|&b| b == b' ')?;
@@ -137,7 +137,7 @@ fn token_of(credential: &[u8]) -> Option<&[u8]> {
 }
 
 /// Equal without an early exit, so timing does not reveal how much of a guess was right.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() ^ b.len()) as u64;
     for (i, &x) in a.iter().enumerate() {
         let y = b.get(i % b.len().max(1)).copied().unwrap_or(0);
@@ -419,40 +419,4 @@ pub fn serve(opts: ServeOptions, log: impl Write + Send + 'static) -> Result<(),
         .with_telemetry(probe)
         .serve(WebSocketTransport::from_listener(listener))
         .map_err(|e| format!("the server stopped: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_differ_per_attempt_and_carry_the_token() {
-        let a = fresh_credential("s3cret");
-        let b = fresh_credential("s3cret");
-        assert_ne!(a, b);
-        assert_eq!(token_of(a.as_bytes()), Some(&b"s3cret"[..]));
-        assert_eq!(token_of(fresh_credential("").as_bytes()), Some(&b""[..]));
-        assert_eq!(token_of(b"s3cret"), None);
-        assert!(same_bytes(b"abc", b"abc"));
-        assert!(!same_bytes(b"abc", b"abd"));
-        assert!(!same_bytes(b"abc", b"ab"));
-        assert!(!same_bytes(b"", b"a"));
-    }
-
-    #[test]
-    fn addresses_are_checked() {
-        assert_eq!(parse_url("127.0.0.1").unwrap().0, "ws://127.0.0.1:3000");
-        assert_eq!(
-            parse_url("ws://127.0.0.1:4001/").unwrap().0,
-            "ws://127.0.0.1:4001"
-        );
-        let e = parse_url("wss://x:1").unwrap_err();
-        assert!(e.contains("wss://"), "{e}");
-        assert!(parse_url("").unwrap_err().contains("no server address"));
-        assert!(
-            parse_url("ws://a/b")
-                .unwrap_err()
-                .contains("ws://host:port")
-        );
-    }
 }
