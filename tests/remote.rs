@@ -432,3 +432,91 @@ fn addresses_are_checked() {
             .contains("ws://host:port")
     );
 }
+
+/// The window: "Remote server" in the Training panel, Test connection (answered on a thread,
+/// the window keeps drawing), then a run whose progress line names the server, and after
+/// the server is gone, Test connection says so.
+#[test]
+fn the_window_tests_the_connection_and_trains_on_the_remote_server() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use nodegrad::ui::training::RunState;
+    use nodegrad::ui::{AppConfig, NodegradApp};
+
+    let mut server = Server::start("127.0.0.1:0", None);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = tempfile::tempdir().unwrap();
+    let mut p = load("xor-train.ron");
+    let t = p.training.as_mut().unwrap();
+    t.device = DeviceChoice::Remote;
+    t.remote_address = server.url.clone();
+    t.epochs = 3;
+    let file = dir.path().join("xor.ron");
+    p.save(&file).unwrap();
+    let config = AppConfig {
+        file: Some(file),
+        storage_dir: Some(storage.path().to_path_buf()),
+        ..AppConfig::default()
+    };
+    // Tall enough for every settings row.
+    let mut h = Harness::builder()
+        .with_size([1600.0, 1500.0])
+        .with_max_steps(40)
+        .build_eframe(move |cc| NodegradApp::new(cc, config.clone()));
+    h.run_ok();
+    let until = |h: &mut Harness<'_, NodegradApp>,
+                 what: &str,
+                 done: &dyn Fn(&Harness<'_, NodegradApp>) -> bool| {
+        let deadline = Instant::now() + GUARD;
+        while !done(h) {
+            assert!(Instant::now() < deadline, "waited for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+            h.step();
+        }
+        h.step();
+    };
+    if h.query_by_label("Test connection").is_none() {
+        h.get_by_label("Training").click();
+        h.run_ok();
+    }
+    h.get_by_label("Test connection").click();
+    h.step();
+    let connected = format!("connected: remote server {} (f32)", server.url);
+    until(&mut h, "the connection test", &|h| {
+        h.query_by_label_contains(&connected).is_some()
+    });
+    // A picture to look at (not a snapshot: the port differs every run).
+    if let Ok(img) = h.render() {
+        let _ = img.save(std::env::temp_dir().join("nodegrad-remote-settings.png"));
+    }
+    h.get_by_label("▶ Train").click();
+    h.step();
+    until(&mut h, "the end of the run", &|h| {
+        matches!(h.state().training.state, RunState::Finished(_))
+            || matches!(h.state().training.state, RunState::Failed(_))
+    });
+    assert!(
+        matches!(h.state().training.state, RunState::Finished(_)),
+        "{:?}",
+        h.state().training.state
+    );
+    assert_eq!(h.state().training.run.epochs.len(), 3);
+    let line = format!("remote server {}", server.url);
+    assert!(
+        h.query_by_label_contains(&line).is_some(),
+        "the progress line names the server"
+    );
+    server.expect("connected: WebSocket client 127.0.0.1:");
+
+    let url = server.url.clone();
+    server.kill();
+    h.get_by_label("Test connection").click();
+    h.step();
+    let gone = format!("no training server at {url}");
+    until(&mut h, "the failed connection test", &|h| {
+        h.query_by_label_contains(&gone).is_some()
+    });
+    if let Ok(img) = h.render() {
+        let _ = img.save(std::env::temp_dir().join("nodegrad-remote-gone.png"));
+    }
+}

@@ -323,19 +323,26 @@ fn remote_rows(ui: &mut Ui, cfg: &mut TrainingConfig) {
                 });
             }
         }
-        match &answer {
-            Some(None) => {
-                ui.spinner();
-                ui.label("connecting...");
-            }
-            Some(Some(Ok(m))) => {
-                ui.colored_label(Color32::from_rgb(90, 180, 90), m);
-            }
-            Some(Some(Err(m))) => {
-                ui.colored_label(Color32::from_rgb(230, 80, 80), m);
-            }
-            None => {}
+        if matches!(answer, Some(None)) {
+            ui.spinner();
+            ui.label("connecting...");
         }
     });
     ui.end_row();
+    // The answer on a row of its own, wrapped: a refusal names the address and the fix.
+    let shown = match &answer {
+        Some(Some(Ok(m))) => Some((Color32::from_rgb(90, 180, 90), m)),
+        Some(Some(Err(m))) => Some((Color32::from_rgb(230, 80, 80), m)),
+        _ => None,
+    };
+    if let Some((color, m)) = shown {
+        ui.label("");
+        // Wrapped at the panel's visible edge (a grid cell would grow instead).
+        let width = (ui.clip_rect().right() - ui.cursor().left() - 8.0).max(120.0);
+        ui.allocate_ui(egui::vec2(width, 0.0), |ui| {
+            ui.set_max_width(width);
+            ui.add(egui::Label::new(egui::RichText::new(m).color(color)).wrap());
+        });
+        ui.end_row();
+    }
 }
