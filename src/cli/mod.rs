@@ -1,5 +1,5 @@
-//! The command line: `check`, `eval`, `steps`, `train` and `export`, on the same library the
-//! window uses.
+//! The command line: `check`, `eval`, `steps`, `train`, `serve`, `export` and `import`, on the
+//! same library the window uses.
 
 mod json;
 mod train_cmd;
@@ -128,6 +128,28 @@ pub enum Command {
         /// Write one CSV row of scores per epoch here.
         #[arg(long, value_name = "FILE.csv")]
         metrics: Option<PathBuf>,
+        /// With --device remote: the `nodegrad serve` address (default: the project's).
+        #[arg(long, value_name = "ws://HOST:PORT")]
+        remote: Option<String>,
+        /// With --device remote: a file whose first line is the server's token.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// With --device remote: give up when one step takes longer (seconds, default 30).
+        #[arg(long, value_name = "SECONDS")]
+        remote_timeout: Option<f64>,
+    },
+    /// Serve this machine's device to other machines' `nodegrad train --device remote`
+    /// (and the window's "Remote server" device) over WebSocket, until Ctrl+C.
+    Serve {
+        /// Where to listen. Anything but a loopback address needs --token-file.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        bind: std::net::SocketAddr,
+        /// Which device computes.
+        #[arg(long, value_enum, default_value_t = TrainDevice::Auto)]
+        device: TrainDevice,
+        /// A file whose first line is the token clients must present.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
     },
     /// Turn an ONNX model into a project: its ops as nodes (named after the model's values),
     /// its weights in them, laid out left to right. Lists every op it cannot map.
@@ -173,6 +195,8 @@ pub enum TrainDevice {
     Cpu,
     /// burn wgpu (a GPU, or Mesa's lavapipe).
     Wgpu,
+    /// Another machine's device through `nodegrad serve` (with --remote).
+    Remote,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -201,6 +225,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             seed,
             out: save_to,
             metrics,
+            remote,
+            token_file,
+            remote_timeout,
         }) => train_cmd::train(
             &file,
             train_cmd::Overrides {
@@ -209,10 +236,14 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     TrainDevice::Auto => crate::project::training::DeviceChoice::Auto,
                     TrainDevice::Cpu => crate::project::training::DeviceChoice::Cpu,
                     TrainDevice::Wgpu => crate::project::training::DeviceChoice::Wgpu,
+                    TrainDevice::Remote => crate::project::training::DeviceChoice::Remote,
                 }),
                 seed,
                 out: save_to,
                 metrics,
+                remote,
+                token_file,
+                remote_timeout,
             },
             out,
             err,
@@ -228,6 +259,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             out: dest,
             with_loss,
         }) => export(&file, to, &dest, with_loss, out, err),
+        Some(Command::Serve {
+            bind,
+            device,
+            token_file,
+        }) => serve(bind, device, token_file.as_deref(), err),
         None => {
             if let (Some(file), Some(name)) = (&cli.file, &cli.select) {
                 if let Err(e) = check_select(file, name) {
@@ -260,6 +296,48 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         let _ = writeln!(err, "nodegrad: {e}");
         2
     })
+}
+
+/// `nodegrad serve`: runs until Ctrl+C; the log goes to stdout.
+fn serve(
+    bind: std::net::SocketAddr,
+    device: TrainDevice,
+    token_file: Option<&Path>,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    use crate::project::training::DeviceChoice as D;
+    let device = match device {
+        TrainDevice::Auto => D::Auto,
+        TrainDevice::Cpu => D::Cpu,
+        TrainDevice::Wgpu => D::Wgpu,
+        TrainDevice::Remote => {
+            writeln!(
+                err,
+                "nodegrad serve: --device remote makes no sense for a server: choose auto, cpu \
+                 or wgpu"
+            )?;
+            return Ok(2);
+        }
+    };
+    let token = match token_file.map(crate::train::remote::read_token).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            writeln!(err, "nodegrad serve: {e}")?;
+            return Ok(2);
+        }
+    };
+    let opts = crate::train::remote::ServeOptions {
+        bind,
+        device,
+        token,
+    };
+    match crate::train::remote::serve(opts, std::io::stdout()) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            writeln!(err, "nodegrad serve: {e}")?;
+            Ok(1)
+        }
+    }
 }
 
 fn all_diagnostics(

@@ -17,7 +17,14 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub out: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
+    /// `--remote URL`, `--token-file F`, `--remote-timeout S` (for `--device remote`).
+    pub remote: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub remote_timeout: Option<f64>,
 }
+
+/// Exit code when the remote server stopped answering (the watchdog fired).
+pub const REMOTE_TIMEOUT: i32 = 4;
 
 /// Exit code when training diverges.
 pub const DIVERGED: i32 = 3;
@@ -53,11 +60,42 @@ pub fn train(
     if let Some(s) = o.seed {
         config.seed = s;
     }
+    if let Some(r) = &o.remote {
+        config.remote_address = r.clone();
+    }
+    if let Some(f) = &o.token_file {
+        match crate::train::remote::read_token(f) {
+            Ok(t) => config.remote_token.0 = t,
+            Err(e) => {
+                writeln!(err, "{e}")?;
+                return Ok(1);
+            }
+        }
+    }
+    if let Some(t) = o.remote_timeout {
+        if !(t.is_finite() && t > 0.0) {
+            writeln!(
+                err,
+                "--remote-timeout {t}: give a number of seconds above 0"
+            )?;
+            return Ok(1);
+        }
+        config.remote_timeout_s = Some(t);
+    }
+    let watch = (config.device == DeviceChoice::Remote).then(|| {
+        let spec = crate::train::remote::spec_of(&config);
+        let watch = crate::train::remote::Watch::new(&spec.url, spec.timeout);
+        start_watchdog(watch.clone(), project.clone(), o.out.clone());
+        watch
+    });
     let fail = |err: &mut dyn Write, e: TrainError| -> std::io::Result<i32> {
         writeln!(err, "{}: {e}", file.display())?;
         Ok(1)
     };
-    let device = match TrainDevice::choose(config.device) {
+    if config.device == DeviceChoice::Remote {
+        writeln!(out, "connecting to {}...", config.remote_address)?;
+    }
+    let device = match TrainDevice::for_config(&config) {
         Ok(d) => d,
         Err(e) => return fail(err, e),
     };
@@ -101,7 +139,14 @@ pub fn train(
     );
     let mut rows: Vec<EpochMetrics> = Vec::new();
     let mut io_error = None;
-    let result = crate::train::train_to_end(&mut trainer, |_, r| {
+    let result = crate::train::train_to_end(&mut trainer, |t, r| {
+        if let Some(w) = &watch {
+            // A dead server cannot hand the weights back: keep each step's here.
+            if let Ok(ws) = t.weights() {
+                w.keep(r.step, ws);
+            }
+            w.tick();
+        }
         bar.set_position(r.step as u64);
         bar.set_message(format!("loss {:.4}", r.loss));
         if let Some(m) = &r.epoch_done {
@@ -130,8 +175,25 @@ pub fn train(
             writeln!(err, "{}: {e}", file.display())?;
             return Ok(DIVERGED);
         }
+        Err(e @ TrainError::Backend(_)) if watch.is_some() => {
+            let w = watch.as_ref().expect("checked");
+            let kept = w.kept();
+            writeln!(
+                err,
+                "{}: {}",
+                file.display(),
+                crate::train::remote::lost(&w.url, &e, kept.as_ref().map(|k| k.0))
+            )?;
+            if let (Some(path), Some((_, ws))) = (&o.out, kept) {
+                save_weights(&mut project, ws, path, err)?;
+            }
+            return Ok(1);
+        }
         Err(e) => return fail(err, e),
     };
+    if let Some(w) = &watch {
+        w.tick();
+    }
     if let Finish::EarlyStopped { best_epoch } = finish {
         writeln!(
             out,
@@ -168,6 +230,7 @@ pub fn train(
         }
     }
     let device = match (trainer.device.kind, trainer.device.software) {
+        _ if trainer.device.remote.is_some() => "remote",
         (EngineKind::Cpu, _) => "cpu",
         (EngineKind::Wgpu, false) => "wgpu",
         (EngineKind::Wgpu, true) => "wgpu-software",
@@ -178,6 +241,63 @@ pub fn train(
         summary(trainer.epoch(), train, val, trainer.throughput(), device)
     )?;
     Ok(0)
+}
+
+/// Writes `weights` into the project and saves it at `path` (a message on `err` if not).
+fn save_weights(
+    project: &mut Project,
+    weights: Vec<(crate::graph::NodeId, String, crate::graph::Array)>,
+    path: &Path,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    for (id, key, a) in weights {
+        if let Some(n) = project.graph.node_mut(id) {
+            n.tensors.insert(key, a);
+        }
+    }
+    match project.save(path) {
+        Ok(()) => writeln!(
+            err,
+            "saved the weights kept to {}: `nodegrad train {} --device cpu` goes on from them",
+            path.display(),
+            path.display()
+        ),
+        Err(e) => writeln!(err, "{e}"),
+    }
+}
+
+/// The watchdog of a remote run: when no step finished within the timeout, it says so,
+/// saves the weights kept (with --out) and ends the process, whose training thread is
+/// blocked in a read that never returns.
+fn start_watchdog(
+    watch: std::sync::Arc<crate::train::remote::Watch>,
+    mut project: Project,
+    out: Option<PathBuf>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("nodegrad-watchdog".into())
+        .spawn(move || {
+            loop {
+                // The run is over once `train` dropped its handle.
+                if std::sync::Arc::strong_count(&watch) == 1 {
+                    return;
+                }
+                match watch.remaining() {
+                    Some(r) if r.is_zero() => break,
+                    Some(r) => std::thread::sleep(r.min(std::time::Duration::from_millis(200))),
+                    None => std::thread::sleep(std::time::Duration::from_millis(200)),
+                }
+            }
+            let mut err = std::io::stderr();
+            let _ = writeln!(err, "\nnodegrad train: {}", watch.timeout_message());
+            if let (Some(path), Some((_, ws))) = (&out, watch.kept()) {
+                let _ = save_weights(&mut project, ws, path, &mut err);
+            }
+            std::process::exit(REMOTE_TIMEOUT);
+        });
+    if let Err(e) = spawned {
+        eprintln!("nodegrad train: no watchdog for the remote run ({e})");
+    }
 }
 
 fn num(v: f64) -> String {

@@ -42,6 +42,30 @@ pub struct TrainingConfig {
     pub seed: u64,
     #[serde(default)]
     pub device: DeviceChoice,
+    /// The `nodegrad serve` address for the Remote device (`ws://host:3000`). Its token is
+    /// never written to the project file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remote_address: String,
+    /// The server's token: kept for this session only, never saved.
+    #[serde(skip)]
+    pub remote_token: Secret,
+    /// The watchdog's limit for one remote step, in seconds (default 30); not saved.
+    #[serde(skip)]
+    pub remote_timeout_s: Option<f64>,
+}
+
+/// A secret kept in memory only: its `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(none)"
+        } else {
+            "Secret(..)"
+        })
+    }
 }
 
 fn default_validation() -> f64 {
@@ -75,6 +99,9 @@ impl TrainingConfig {
             patience: 0,
             seed: 0,
             device: DeviceChoice::default(),
+            remote_address: String::new(),
+            remote_token: Secret::default(),
+            remote_timeout_s: None,
         }
     }
 
@@ -310,6 +337,8 @@ pub enum DeviceChoice {
     Auto,
     Cpu,
     Wgpu,
+    /// Another machine's device through `nodegrad serve` (`remote_address`).
+    Remote,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 pub mod compare;
 pub mod model;
 pub mod optim;
+pub mod remote;
 pub mod stats;
 pub mod timeline;
 pub mod worker;
@@ -149,6 +150,8 @@ pub struct TrainDevice {
     pub software: bool,
     /// Set when the choice fell back (no GPU adapter, say).
     pub notice: Option<String>,
+    /// The server's address when the device is remote (`remote::connect`).
+    pub remote: Option<String>,
 }
 
 impl TrainDevice {
@@ -163,9 +166,13 @@ impl TrainDevice {
                 kind: EngineKind::Cpu,
                 software: false,
                 notice,
+                remote: None,
             }
         };
         match choice {
+            DeviceChoice::Remote => Err(TrainError::Device(
+                "the remote server needs its address: use TrainDevice::for_config".into(),
+            )),
             DeviceChoice::Cpu => Ok(cpu(None)),
             DeviceChoice::Wgpu | DeviceChoice::Auto => match Engine::wgpu() {
                 Ok(engine) => {
@@ -199,6 +206,7 @@ impl TrainDevice {
                         kind: EngineKind::Wgpu,
                         software,
                         notice: None,
+                        remote: None,
                     })
                 }
                 Err(e) if choice == DeviceChoice::Auto => Ok(cpu(Some(format!(
@@ -208,6 +216,16 @@ impl TrainDevice {
                     "the GPU (wgpu) was asked for, but {e}: choose CPU or Auto"
                 ))),
             },
+        }
+    }
+}
+
+impl TrainDevice {
+    /// The device `config` asks for; a remote one connects (and blocks until it has).
+    pub fn for_config(config: &TrainingConfig) -> Result<Self, TrainError> {
+        match config.device {
+            DeviceChoice::Remote => remote::connect(&remote::spec_of(config)),
+            d => Self::choose(d),
         }
     }
 }
@@ -423,9 +441,11 @@ impl Trainer {
             return Err(self.untrainable());
         }
         let grads = loss_t.clone().backward();
+        // A failed read (a remote server gone) is an error, not a panic.
         let loss = loss_t
             .inner()
-            .into_data()
+            .try_into_data()
+            .map_err(|e| TrainError::Backend(e.to_string()))?
             .convert::<f64>()
             .try_to_vec::<f64>()
             .ok()

@@ -5,10 +5,12 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::remote::{self, Watch};
 use super::stats::SnapshotClock;
 use super::timeline::Frame;
 use super::{EpochMetrics, Finish, Prepared, Snapshot, TrainDevice, Trainer, panic_text};
@@ -90,6 +92,8 @@ pub struct TrainJob {
     /// Set once Finished or Failed arrived (or was made up for a worker that vanished), so
     /// a window never waits on a run that cannot end.
     ended: Cell<bool>,
+    /// On a remote device: the watchdog that ends a run whose server stopped answering.
+    watch: Option<Arc<Watch>>,
 }
 
 impl TrainJob {
@@ -102,12 +106,19 @@ impl TrainJob {
         start_paused: bool,
         wake: impl Fn() + Send + 'static,
     ) -> Self {
-        Self::spawn(
+        let watch = (config.device == crate::project::training::DeviceChoice::Remote).then(|| {
+            let spec = remote::spec_of(&config);
+            Watch::new(&spec.url, spec.timeout)
+        });
+        let w = watch.clone();
+        let mut job = Self::spawn(
             move |commands, events, wake| {
-                worker(graph, config, base, start_paused, commands, events, wake)
+                worker(graph, config, base, start_paused, commands, events, wake, w)
             },
             wake,
-        )
+        );
+        job.watch = watch;
+        job
     }
 
     /// Test hook: a worker that runs `body` instead of training, to show what the window
@@ -152,6 +163,7 @@ impl TrainJob {
             handle,
             spawn_error,
             ended: Cell::new(false),
+            watch: None,
         }
     }
 
@@ -166,7 +178,10 @@ impl TrainJob {
         loop {
             match self.events.try_recv() {
                 Ok(e) => out.push(self.note(e)),
-                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Empty) => {
+                    out.extend(self.watchdog());
+                    break;
+                }
                 Err(TryRecvError::Disconnected) => {
                     out.extend(self.vanished());
                     break;
@@ -176,6 +191,20 @@ impl TrainJob {
         out
     }
 
+    /// The `Failed` of a remote run whose server did not answer within the timeout (once);
+    /// the worker thread, blocked in a read, is left behind.
+    fn watchdog(&self) -> Option<Event> {
+        let w = self.watch.as_ref()?;
+        if self.ended.get() || !w.expired() {
+            return None;
+        }
+        self.ended.set(true);
+        Some(Event::Failed {
+            message: w.timeout_message(),
+            weights: w.kept().map(|(_, ws)| ws),
+        })
+    }
+
     pub fn is_finished(&self) -> bool {
         self.handle.as_ref().is_none_or(|h| h.is_finished())
     }
@@ -183,10 +212,26 @@ impl TrainJob {
     /// Blocks until the next event (tests and the CLI's window flag), or `None` on timeout
     /// or after the last event.
     pub fn wait(&self, timeout: Duration) -> Option<Event> {
-        match self.events.recv_timeout(timeout) {
-            Ok(e) => Some(self.note(e)),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => self.vanished(),
+        let deadline = Instant::now() + timeout;
+        loop {
+            // A remote run wakes up when its watchdog is due, too.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = match self.watch.as_ref().and_then(|w| w.remaining()) {
+                Some(r) if !self.ended.get() => left.min(r + Duration::from_millis(10)),
+                _ => left,
+            };
+            match self.events.recv_timeout(slice) {
+                Ok(e) => return Some(self.note(e)),
+                Err(RecvTimeoutError::Disconnected) => return self.vanished(),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(e) = self.watchdog() {
+                        return Some(e);
+                    }
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                }
+            }
         }
     }
 
@@ -219,6 +264,7 @@ impl Drop for TrainJob {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn worker(
     graph: Graph,
     config: TrainingConfig,
@@ -227,12 +273,13 @@ fn worker(
     commands: Receiver<Command>,
     events: Sender<Event>,
     wake: &dyn Fn(),
+    watch: Option<Arc<Watch>>,
 ) {
     let send = |e: Event| {
         let _ = events.send(e);
         wake();
     };
-    let built = TrainDevice::choose(config.device).and_then(|device| {
+    let built = TrainDevice::for_config(&config).and_then(|device| {
         let prepared = Prepared::new(&config, base.as_deref())?;
         Trainer::new(&graph, &config, prepared, device)
     });
@@ -301,7 +348,14 @@ fn worker(
                 Err(TryRecvError::Disconnected) => return,
             }
         } else {
-            match commands.recv() {
+            if let Some(w) = &watch {
+                w.idle();
+            }
+            let c = commands.recv();
+            if let Some(w) = &watch {
+                w.tick();
+            }
+            match c {
                 Ok(c) => Some(c),
                 Err(_) => return,
             }
@@ -340,6 +394,13 @@ fn worker(
         }
         match trainer.step() {
             Ok(r) => {
+                if let Some(w) = &watch {
+                    // A dead server cannot hand the weights back: keep each step's here.
+                    if let Ok(ws) = trainer.weights() {
+                        w.keep(r.step, ws);
+                    }
+                    w.tick();
+                }
                 // Step losses go out in bundles about 60 times a second (and at once for a
                 // step by hand): the window cannot show more, and each event costs a repaint.
                 points.push((r.step, r.loss));
@@ -382,6 +443,14 @@ fn worker(
             }
             Err(e) => {
                 flush(&mut points, trainer.epoch());
+                if let (Some(w), super::TrainError::Backend(_)) = (&watch, &e) {
+                    let kept = w.kept();
+                    send(Event::Failed {
+                        message: remote::lost(&w.url, &e, kept.as_ref().map(|k| k.0)),
+                        weights: kept.map(|k| k.1),
+                    });
+                    return;
+                }
                 send(Event::Failed {
                     message: e.to_string(),
                     weights: trainer.weights().ok(),

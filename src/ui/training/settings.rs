@@ -248,16 +248,101 @@ pub fn settings_ui(ui: &mut Ui, graph: &Graph, cfg: &mut TrainingConfig) {
                     DeviceChoice::Auto => "auto (GPU if any)",
                     DeviceChoice::Cpu => "CPU",
                     DeviceChoice::Wgpu => "GPU (wgpu)",
+                    DeviceChoice::Remote => "Remote server",
                 })
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut cfg.device, DeviceChoice::Auto, "auto (GPU if any)");
                     ui.selectable_value(&mut cfg.device, DeviceChoice::Cpu, "CPU");
                     ui.selectable_value(&mut cfg.device, DeviceChoice::Wgpu, "GPU (wgpu)");
+                    ui.selectable_value(&mut cfg.device, DeviceChoice::Remote, "Remote server");
                 });
             ui.end_row();
+            if cfg.device == DeviceChoice::Remote {
+                remote_rows(ui, cfg);
+            }
         });
     let problems = cfg.problems();
     for p in problems {
         ui.colored_label(Color32::from_rgb(230, 80, 80), p);
+    }
+}
+
+/// A connection test running on its own thread (burn's connect blocks): its answer, once
+/// there. Kept in egui's memory under the panel's id.
+type TestSlot = std::sync::Arc<std::sync::Mutex<Option<Result<String, String>>>>;
+
+/// The Remote server's address, token (kept in memory only) and Test connection button.
+fn remote_rows(ui: &mut Ui, cfg: &mut TrainingConfig) {
+    ui.label("Server");
+    ui.add(
+        egui::TextEdit::singleline(&mut cfg.remote_address)
+            .hint_text("ws://gpu-host:3000")
+            .desired_width(180.0),
+    );
+    ui.end_row();
+    ui.label("Token");
+    ui.add(
+        egui::TextEdit::singleline(&mut cfg.remote_token.0)
+            .password(true)
+            .hint_text("not saved")
+            .desired_width(180.0),
+    )
+    .on_hover_text("The token of the server's --token-file; never written to the project file");
+    ui.end_row();
+    let id = ui.id().with("remote-test");
+    let slot: Option<TestSlot> = ui.data(|d| d.get_temp(id));
+    let answer = slot
+        .as_ref()
+        .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    ui.label("");
+    ui.horizontal(|ui| {
+        let testing = matches!(answer, Some(None));
+        if ui
+            .add_enabled(!testing, egui::Button::new("Test connection"))
+            .clicked()
+        {
+            let spec = crate::train::remote::spec_of(cfg);
+            let slot: TestSlot = Default::default();
+            ui.data_mut(|d| d.insert_temp(id, slot.clone()));
+            let ctx = ui.ctx().clone();
+            let started = std::thread::Builder::new()
+                .name("nodegrad-remote-test".into())
+                .spawn(move || {
+                    let r = crate::train::remote::connect(&spec)
+                        .map(|d| format!("connected: {}", d.name))
+                        .map_err(|e| e.to_string());
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    ctx.request_repaint();
+                });
+            if let Err(e) = started {
+                ui.data_mut(|d| {
+                    d.insert_temp::<TestSlot>(
+                        id,
+                        std::sync::Arc::new(std::sync::Mutex::new(Some(Err(e.to_string())))),
+                    )
+                });
+            }
+        }
+        if matches!(answer, Some(None)) {
+            ui.spinner();
+            ui.label("connecting...");
+        }
+    });
+    ui.end_row();
+    // The answer on a row of its own, wrapped: a refusal names the address and the fix.
+    let shown = match &answer {
+        Some(Some(Ok(m))) => Some((Color32::from_rgb(90, 180, 90), m)),
+        Some(Some(Err(m))) => Some((Color32::from_rgb(230, 80, 80), m)),
+        _ => None,
+    };
+    if let Some((color, m)) = shown {
+        ui.label("");
+        // Wrapped at the panel's visible edge (a grid cell would grow instead).
+        let width = (ui.clip_rect().right() - ui.cursor().left() - 8.0).max(120.0);
+        ui.allocate_ui(egui::vec2(width, 0.0), |ui| {
+            ui.set_max_width(width);
+            ui.add(egui::Label::new(egui::RichText::new(m).color(color)).wrap());
+        });
+        ui.end_row();
     }
 }
