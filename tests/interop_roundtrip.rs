@@ -129,7 +129,11 @@ fn the_cli_round_trip_of_lenet_gives_a_project_that_evaluates_like_the_original(
         .arg(&onnx)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(bin)
         .arg("import")
         .arg(&onnx)
@@ -137,11 +141,43 @@ fn the_cli_round_trip_of_lenet_gives_a_project_that_evaluates_like_the_original(
         .arg(&ron)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut imported = nodegrad::project::Project::load(&ron).unwrap().graph;
     feed_original_inputs(&original.graph, &mut imported, "lenet");
     let (values, numbers) = compare(&original.graph, &imported, "lenet via the CLI");
     // conv1, pool1, conv2, pool2, the dense layers, ... and the input.
     assert!(values >= 8, "only {values} values compared");
     eprintln!("digits-lenet via the CLI: {values} values ({numbers} numbers) agree");
+}
+
+#[test]
+fn the_lecture_graph_comes_back_with_its_scale_and_no_parameters() {
+    let original = common::load("computational-graph.ron");
+    let bytes = onnx_export::build(&original.graph, false)
+        .unwrap()
+        .write_to_bytes()
+        .unwrap();
+    let imported = onnx_import::import_bytes(&bytes, "lecture").unwrap().graph;
+    // J = 3v: a Scale with its factor on the card, not a trainable one-number Parameter.
+    assert_eq!(
+        imported.find("J").map(|n| &n.op),
+        Some(&Op::Scale { factor: 3.0 })
+    );
+    assert!(
+        imported
+            .nodes()
+            .all(|n| !matches!(n.op, Op::Parameter { .. })),
+        "no parameters: {:?}",
+        imported
+            .nodes()
+            .map(|n| (&n.name, &n.op))
+            .collect::<Vec<_>>()
+    );
+    for name in ["a", "b", "c", "u", "v", "J"] {
+        assert!(imported.find(name).is_some(), "{name} keeps its name");
+    }
 }

@@ -562,7 +562,10 @@ fn fit(h: &mut Harness<'_, NodegradApp>) {
 }
 
 fn snapshot(h: &mut Harness<'_, NodegradApp>, name: &str) {
-    let options = egui_kittest::SnapshotOptions::new().threshold(1.5);
+    // A few pixels of antialiasing differ between runs on lavapipe.
+    let options = egui_kittest::SnapshotOptions::new()
+        .threshold(1.5)
+        .max_failed_pixels(200usize);
     h.snapshot_options(name, &options);
 }
 

@@ -429,6 +429,29 @@ fn sigmoid_vs_relu_in_one_click_then_a_second_setting() {
         first_norm(&a.training.runs[1]),
         first_norm(&a.training.run)
     );
+    // The current run trained the all-ReLU variant: scrubbed back, its weights cannot be
+    // restored into the graph's own (sigmoid) ops, where they would compute other numbers.
+    let before = h.state().doc.project().graph.clone();
+    h.get_by_label("◀ Earlier").click();
+    h.run_ok();
+    assert!(h.state().training.run.scrub.is_some(), "scrubbed back");
+    let restore = h.get_by_label("Restore these weights");
+    {
+        use egui_kittest::kittest::NodeT;
+        assert!(
+            restore.accesskit_node().is_disabled(),
+            "a variant's weights are not restored"
+        );
+    }
+    restore.click();
+    h.run_ok();
+    assert_eq!(
+        h.state().doc.project().graph,
+        before,
+        "the graph kept its weights"
+    );
+    h.get_by_label("Live").click();
+    h.run_ok();
     // The compare table in the curves tile: a column for the one setting that differs.
     h.get_by_label("Loss & accuracy").click();
     h.run_steps(3);

@@ -202,11 +202,22 @@ pub fn connect(spec: &RemoteSpec) -> Result<TrainDevice, TrainError> {
 pub fn lost(url: &str, e: &TrainError, kept_step: Option<usize>) -> String {
     let kept = match kept_step {
         Some(0) | None => "the graph keeps its weights from before the run".to_string(),
-        Some(s) => {
-            format!("the weights after step {s} are kept: apply them and train on the CPU to go on")
-        }
+        Some(s) => format!(
+            "the weights after step {s} are kept; choose the CPU device and train again to go on"
+        ),
     };
-    format!("the training server at {url} stopped answering ({e}); {kept}")
+    // burn's error is a chain ending in the cause ("Failed to read tensor: RecvError(())"):
+    // the last link, short, is enough to tell a lost connection from a refusal.
+    let text = e.to_string();
+    let cause = text
+        .rsplit("Caused by:")
+        .next()
+        .unwrap_or(&text)
+        .trim()
+        .chars()
+        .take(80)
+        .collect::<String>();
+    format!("the training server at {url} stopped answering ({cause}); {kept}")
 }
 
 /// The watchdog of a remote run: the worker ticks after every step, the waiting side asks

@@ -253,9 +253,31 @@ impl NodegradApp {
                 edit,
                 Edit::AddNode { .. } | Edit::Paste { .. } | Edit::Duplicate(_)
             );
+            // Expand and collapse move many cards: the view fits the new graph, and the
+            // status says what happened and how to go back.
+            let reshapes = match &edit {
+                Edit::ExpandLayer { layer, .. } => self.doc.graph().node(*layer).map(|n| {
+                    format!(
+                        "{} opened into its neurons: right-click any of them > Collapse into \
+                         layer to close it again (Ctrl+Z undoes it)",
+                        n.name
+                    )
+                }),
+                Edit::CollapseLayer(layer) => self
+                    .doc
+                    .graph()
+                    .node(*layer)
+                    .map(|n| format!("{} is one Dense layer again (Ctrl+Z undoes it)", n.name)),
+                _ => None,
+            };
             match self.doc.apply(edit) {
                 Ok(()) if adds => self.canvas.select_only(self.doc.last_created.clone()),
-                Ok(()) => {}
+                Ok(()) => {
+                    if let Some(m) = reshapes {
+                        self.message = m;
+                        self.canvas.fit_requested = true;
+                    }
+                }
                 Err(e) => self.message = e,
             }
         }
@@ -434,7 +456,11 @@ impl NodegradApp {
             Pending::ImportOnnx(Some(path)) => self.import_onnx_now(&path),
             Pending::ImportOnnx(None) => match super::files::pick_onnx() {
                 Some(path) => self.import_onnx_now(&path),
-                None => self.message = "Nothing imported: no file was chosen".into(),
+                None => {
+                    self.message = "Nothing imported: no file was chosen (no file dialog here? \
+                                    `nodegrad import MODEL.onnx` does it from a terminal)"
+                        .into()
+                }
             },
         }
     }
@@ -919,7 +945,9 @@ impl NodegradApp {
                 .save_file()
         });
         let Some(path) = path else {
-            self.message = "Not exported: no file was chosen.".into();
+            self.message = "Not exported: no file was chosen (no file dialog here? `nodegrad \
+                            export FILE --to pytorch|onnx -o OUT` does it from a terminal)"
+                .into();
             return;
         };
         let project = self.doc.project();

@@ -500,6 +500,15 @@ pub fn convert(b: &mut Builder, n: &NodeProto, opset: i64, plan: &Plan<'_>) -> R
         }
         "Add" if b.values.contains_key(out) => Ok(()), // fused into a Dense by its MatMul
         "Add" | "Sub" | "Mul" | "Div" => {
+            // A value times one constant number is nodegrad's Scale (as the exporter writes
+            // it): a factor on the card, not a trainable one-number Parameter.
+            if op_type == "Mul"
+                && let Some((x, factor)) = scale_of(b, n)
+            {
+                return b
+                    .add_value(out, Op::Scale { factor }, &[x], BTreeMap::new())
+                    .map(|_| ());
+            }
             let op = match op_type {
                 "Add" => Op::Add,
                 "Sub" => Op::Sub,
@@ -693,6 +702,19 @@ fn constant(b: &mut Builder, n: &NodeProto) -> Result<(), String> {
     };
     b.consts.insert(out.clone(), (t, ConstKind::Constant));
     Ok(())
+}
+
+/// `Mul(x, k)` or `Mul(k, x)` with `k` a constant of one finite number: x and k.
+fn scale_of(b: &Builder, n: &NodeProto) -> Option<(NodeId, f64)> {
+    let (a, c) = (input(n, 0)?, input(n, 1)?);
+    [(a, c), (c, a)].into_iter().find_map(|(x, k)| {
+        let (id, _) = b.runtime(x)?;
+        if b.runtime(k).is_some() {
+            return None;
+        }
+        let factor = b.constant(k)?.single("the factor").ok()?;
+        factor.is_finite().then_some((id, factor))
+    })
 }
 
 /// The two operands of an elementwise op, constants lined up past the batch axis.

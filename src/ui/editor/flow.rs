@@ -522,6 +522,12 @@ impl Flow {
                     .save_file()
                 {
                     self.save_frame_to(path);
+                } else {
+                    self.message = Some(
+                        "Frame not saved: no file was chosen (or no file dialog could open on \
+                         this desktop)"
+                            .into(),
+                    );
                 }
             }
             if ui

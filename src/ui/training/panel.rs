@@ -762,7 +762,8 @@ impl TrainingPanel {
 }
 
 /// Whether two graphs have the same nodes with the same ops (weights aside).
-fn same_ops(a: &Graph, b: &Graph) -> bool {
+/// Whether two graphs have the same nodes with the same ops (weights aside).
+pub(super) fn same_ops(a: &Graph, b: &Graph) -> bool {
     a.len() == b.len()
         && a.nodes()
             .all(|n| b.node(n.id).is_some_and(|m| m.op == n.op))

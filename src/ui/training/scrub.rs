@@ -34,6 +34,18 @@ impl ScrubEval {
         };
         let key = (panel.run.id, k, revision);
         if self.key != Some(key) {
+            // A run of a variant (other activations, another initializer) is shown through
+            // the variant it trained: its weights in this graph's ops would be other numbers.
+            let variant = panel
+                .run
+                .graph
+                .as_ref()
+                .filter(|g| !super::panel::same_ops(g, graph));
+            let variant_analysis = variant.map(analyze);
+            let (graph, analysis) = match (variant, &variant_analysis) {
+                (Some(g), Some(a)) => (g, a),
+                _ => (graph, analysis),
+            };
             let weights = fitting_weights(graph, analysis, &frame.weights);
             let mut g = graph.clone();
             for (id, name, a) in weights {

@@ -303,7 +303,10 @@ fn remote_rows(ui: &mut Ui, cfg: &mut TrainingConfig) {
         {
             let spec = crate::train::remote::spec_of(cfg);
             let slot: TestSlot = Default::default();
-            ui.data_mut(|d| d.insert_temp(id, slot.clone()));
+            ui.data_mut(|d| {
+                d.insert_temp(id, slot.clone());
+                d.insert_temp(id.with("seen"), false);
+            });
             let ctx = ui.ctx().clone();
             let started = std::thread::Builder::new()
                 .name("nodegrad-remote-test".into())
@@ -339,10 +342,18 @@ fn remote_rows(ui: &mut Ui, cfg: &mut TrainingConfig) {
         ui.label("");
         // Wrapped at the panel's visible edge (a grid cell would grow instead).
         let width = (ui.clip_rect().right() - ui.cursor().left() - 8.0).max(120.0);
-        ui.allocate_ui(egui::vec2(width, 0.0), |ui| {
-            ui.set_max_width(width);
-            ui.add(egui::Label::new(egui::RichText::new(m).color(color)).wrap());
-        });
+        let label = ui
+            .allocate_ui(egui::vec2(width, 0.0), |ui| {
+                ui.set_max_width(width);
+                ui.add(egui::Label::new(egui::RichText::new(m).color(color)).wrap())
+            })
+            .inner;
+        // The answer may land below the settings tile's fold: scroll it into view once.
+        let seen = id.with("seen");
+        if !ui.data(|d| d.get_temp::<bool>(seen).unwrap_or(false)) {
+            label.scroll_to_me(Some(egui::Align::Max));
+            ui.data_mut(|d| d.insert_temp(seen, true));
+        }
         ui.end_row();
     }
 }

@@ -68,15 +68,27 @@ impl TrainingPanel {
             {
                 self.run.scrub = None;
             }
+            let variant = self
+                .run
+                .graph
+                .as_ref()
+                .is_some_and(|g| !super::same_ops(g, cx.graph));
             let restore = ui
                 .add_enabled(
-                    self.run.scrub.is_some() && !self.is_running(),
+                    self.run.scrub.is_some() && !self.is_running() && !variant,
                     egui::Button::new("Restore these weights"),
                 )
                 .on_hover_text(
                     "Put the weights of the shown epoch into the graph (one undo step: Ctrl+Z \
                      takes them out again)",
-                );
+                )
+                .on_disabled_hover_text(if variant {
+                    "This run trained a variant of the graph (other activations or \
+                     initializer): its weights belong to that variant, and in this graph they \
+                     would compute other numbers. The cards show the variant's numbers."
+                } else {
+                    "Scrub back to an epoch first (and wait for the run to end)"
+                });
             if restore.clicked() {
                 if let Some(f) = self.run.scrubbed() {
                     let w = fitting_weights(cx.graph, cx.analysis, &f.weights);
