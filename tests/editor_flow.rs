@@ -329,7 +329,13 @@ fn the_backward_pass_pulses_in_the_chain_rules_order_and_pauses_snapshot() {
     h.run_ok();
     assert_eq!(h.state().canvas.flow.progress(), steps.len() as f64);
     assert!(!h.state().canvas.flow.is_animating());
+    // At the end the first button plays it again instead of pausing nothing.
+    assert!(h.query_by_label("⏸ Pause").is_none());
+    assert!(h.query_by_label("▶ Play again").is_some());
     h.get_by_label("⟲ Restart").click();
+    // One frame takes the click, the next draws the running animation's Pause.
+    h.step();
+    h.step();
     h.get_by_label("⏸ Pause").click();
     h.run_ok();
     let paused_at = h.state().canvas.flow.progress();

@@ -664,3 +664,52 @@ fn sizes_read_like_a_file_manager() {
     assert_eq!(fmt_bytes(64_000), "64 kB");
     assert_eq!(fmt_bytes(1_234_567), "1.2 MB");
 }
+
+/// The compare table's decision boundaries are drawn as squares, not squeezed into the
+/// strip the plots leave (a newcomer saw captions over zero-height pictures).
+#[test]
+fn compared_runs_show_their_decision_boundaries_side_by_side() {
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = cpu_copy(dir.path(), "spiral-mlp", 2);
+    let mut h = app(&file, storage.path(), [1280.0, 720.0]);
+    h.get_by_label("▶ Train").click();
+    h.step();
+    step_until(&mut h, "the first run", finished);
+    h.get_by_label("Run again with…").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Learning rate…").click();
+    h.run_steps(4);
+    h.get_by_label_contains("(×10.0)").click();
+    h.step();
+    step_until(&mut h, "the second run", |a| {
+        a.training.runs.len() == 1 && finished(a)
+    });
+    h.get_by_label("Maximize Loss & accuracy").click();
+    h.run_steps(4);
+    let caption = h
+        .get_by_label("Decision boundaries (latest of each run):")
+        .rect();
+    let img = h.render().expect("a picture of the window");
+    // Below the caption, the pictures: rows whose pixels carry the boundary's class colours
+    // (saturated blue or orange, unlike the grey panel).
+    let x0 = caption.left().max(0.0) as u32 + 4;
+    let y0 = caption.bottom() as u32 + 16;
+    let coloured_rows = (y0..(y0 + 200).min(img.height()))
+        .filter(|&y| {
+            (x0..x0 + 40).any(|x| {
+                let p = img.get_pixel(x, y).0;
+                let (hi, lo) = (p[0].max(p[1]).max(p[2]), p[0].min(p[1]).min(p[2]));
+                hi as i32 - lo as i32 > 60
+            })
+        })
+        .count();
+    assert!(
+        coloured_rows >= 40,
+        "the boundary pictures are {coloured_rows} px tall"
+    );
+    let mut results = egui_kittest::SnapshotResults::new();
+    let opts = egui_kittest::SnapshotOptions::new().max_failed_pixels(4000);
+    h.snapshot_options("timeline-compare-boundaries-1280x720", &opts);
+    results.extend_harness(&mut h);
+}

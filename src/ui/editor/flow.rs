@@ -486,13 +486,24 @@ impl Flow {
     fn controls_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Backward pass").strong());
-            let (label, hint) = if self.paused {
+            // At the end there is nothing to pause: the button plays it again.
+            let ended = self.progress >= self.target;
+            let (label, hint) = if ended {
+                (
+                    "▶ Play again",
+                    "Play the backward pass again from the output",
+                )
+            } else if self.paused {
                 ("▶ Resume", "Go on from here")
             } else {
                 ("⏸ Pause", "Hold this frame")
             };
             if ui.button(label).on_hover_text(hint).clicked() {
-                self.paused = !self.paused;
+                if ended {
+                    self.restart();
+                } else {
+                    self.paused = !self.paused;
+                }
             }
             if ui
                 .button("⟲ Restart")

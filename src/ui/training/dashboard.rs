@@ -187,7 +187,14 @@ fn ylog(v: f64, log: bool) -> f64 {
     if log { v.max(1e-12).log10() } else { v }
 }
 
-/// Colours of the compared runs (the current run keeps the blue and orange of its curves).
+/// The largest side of a run's boundary picture beside the compare table.
+pub const THUMB_MAX: f32 = 120.0;
+
+/// The current run's colour: its loss curve, and beside other runs all its lines and its
+/// swatch in the runs table.
+pub const THIS_RUN: Color32 = Color32::from_rgb(80, 140, 255);
+
+/// Colours of the compared runs (the current run is `THIS_RUN`).
 pub fn run_color(k: usize) -> Color32 {
     const PALETTE: [Color32; 6] = [
         Color32::from_rgb(200, 120, 220),
@@ -314,8 +321,15 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, others: &[Run], opt: &mut CurveOptions)
             Color32::from_rgba_unmultiplied(100, 150, 255, 120),
         )
         .width(1.0),
-        Series::new(&loss_name, Color32::from_rgb(80, 140, 255)),
-        Series::new(&val_name, Color32::from_rgb(255, 150, 60)),
+        Series::new(&loss_name, THIS_RUN),
+        if compare {
+            // Beside other runs, each run keeps one colour: its validation loss dashed.
+            let mut s = Series::new(&val_name, THIS_RUN).width(1.0);
+            s.style = egui_plot::LineStyle::dashed_loose();
+            s
+        } else {
+            Series::new(&val_name, Color32::from_rgb(255, 150, 60))
+        },
     ]);
     loss_points.extend([
         batch,
@@ -326,8 +340,13 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, others: &[Run], opt: &mut CurveOptions)
     let hidden = legend_ui(ui, "loss-plot", &loss_series);
 
     // With earlier runs the compare table goes below: the plots leave it some room.
+    // Under the table, the runs' decision boundaries side by side (when there are some).
+    let boundaries = std::iter::once(run)
+        .chain(others.iter())
+        .any(|r| r.latest.as_ref().is_some_and(|s| s.boundary.is_some()));
+    let thumbs = if boundaries { 24.0 + THUMB_MAX } else { 0.0 };
     let room = if compare {
-        (ui.available_height() * 0.35).min(60.0 + 22.0 * (others.len() + 1) as f32)
+        (ui.available_height() * 0.5).min(60.0 + 22.0 * (others.len() + 1) as f32 + thumbs)
     } else {
         0.0
     };
@@ -387,14 +406,24 @@ pub fn curves_ui(ui: &mut Ui, run: &Run, others: &[Run], opt: &mut CurveOptions)
         } else {
             ("accuracy".to_string(), "val accuracy".to_string())
         };
-        acc_series.extend([
-            Series::new(&acc_name, Color32::from_rgb(80, 200, 120)),
-            Series::new(&val_acc_name, Color32::from_rgb(220, 200, 60)),
-        ]);
-        acc_points.extend([
-            epoch_pts(run, &|m| m.train.accuracy, false),
-            epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false),
-        ]);
+        if compare {
+            // One line per run, in the run's colour, measured like the others' lines.
+            acc_series.push(Series::new(&val_acc_name, THIS_RUN).width(1.5));
+            acc_points.push(epoch_pts(
+                run,
+                &|m| m.val.and_then(|v| v.accuracy).or(m.train.accuracy),
+                false,
+            ));
+        } else {
+            acc_series.extend([
+                Series::new(&acc_name, Color32::from_rgb(80, 200, 120)),
+                Series::new(&val_acc_name, Color32::from_rgb(220, 200, 60)),
+            ]);
+            acc_points.extend([
+                epoch_pts(run, &|m| m.train.accuracy, false),
+                epoch_pts(run, &|m| m.val.and_then(|v| v.accuracy), false),
+            ]);
+        }
         let hidden = legend_ui(ui, "accuracy-plot", &acc_series);
         Plot::new("accuracy-plot")
             .height(h)

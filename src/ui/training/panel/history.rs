@@ -244,7 +244,7 @@ impl TrainingPanel {
                     let color = if i < count {
                         run_color(i)
                     } else {
-                        Color32::from_rgb(80, 140, 255)
+                        dashboard::THIS_RUN
                     };
                     let (rect, _) =
                         ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
@@ -289,8 +289,11 @@ impl TrainingPanel {
             .any(|r| r.latest.as_ref().is_some_and(|s| s.boundary.is_some()));
         if any_boundary {
             ui.label("Decision boundaries (latest of each run):");
+            // As wide as the tile allows, as tall as the room the plots left (no taller
+            // than `THUMB_MAX`): a square the clip would cut reads as a thin line.
             let side = ((ui.available_width() - 8.0) / (self.runs.len() + 1) as f32 - 8.0)
-                .clamp(60.0, 180.0);
+                .min(ui.available_height() - 20.0)
+                .clamp(40.0, dashboard::THUMB_MAX);
             ui.horizontal_wrapped(|ui| {
                 let count = self.runs.len();
                 for i in 0..=count {
