@@ -133,21 +133,10 @@ pub fn check_expand(g: &Graph, id: NodeId, input_shape: Option<&[usize]>) -> Res
     }
 }
 
-/// `base`, or `base_2`, `base_3`, ... when another node has that name.
-fn unique_name(g: &Graph, base: &str) -> String {
-    if g.find(base).is_none() {
-        return base.to_string();
-    }
-    (2..)
-        .map(|i| format!("{base}_{i}"))
-        .find(|n| g.find(n).is_none())
-        .expect("some suffix is free")
-}
-
 /// Adds a node named `name` (made unique) with `tensors` at `pos`.
 fn add_named(g: &mut Graph, op: Op, name: &str, pos: [f32; 2], value: Option<Array>) -> NodeId {
     let id = g.add(op, pos);
-    let name = unique_name(g, name);
+    let name = g.unique_name(name);
     // The name is valid (built from a valid one) and free, so renaming cannot fail.
     let _ = g.rename(id, &name);
     if let Some(n) = g.node_mut(id) {

@@ -236,6 +236,21 @@ impl Graph {
         }
     }
 
+    /// `base` when no node has that name, else `base_2`, `base_3`, ...: the first free one.
+    pub fn unique_name(&self, base: &str) -> String {
+        if !self.names.contains_key(base) {
+            return base.to_string();
+        }
+        let mut i: u64 = 2;
+        loop {
+            let name = format!("{base}_{i}");
+            if !self.names.contains_key(&name) {
+                return name;
+            }
+            i += 1;
+        }
+    }
+
     /// Adds a node with a default name and, for source ops, a default scalar value.
     pub fn add(&mut self, op: Op, pos: [f32; 2]) -> NodeId {
         let name = self.fresh_name(op.spec().default_name);

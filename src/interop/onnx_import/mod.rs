@@ -449,13 +449,7 @@ impl Builder {
     fn unique_name(&self, onnx_name: &str) -> String {
         let base = sanitize(onnx_name);
         debug_assert!(is_valid_name(&base));
-        if self.graph.find(&base).is_none() {
-            return base;
-        }
-        (2..)
-            .map(|i| format!("{base}_{i}"))
-            .find(|n| self.graph.find(n).is_none())
-            .expect("some suffix is free")
+        self.graph.unique_name(&base)
     }
 
     /// Adds a node named after `onnx_name`, wired to `inputs` in port order, with its

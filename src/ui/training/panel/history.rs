@@ -3,7 +3,7 @@
 //! (the settings that differ, the boundaries side by side) and the runs saved with the
 //! project.
 
-use egui::{Color32, Ui};
+use egui::Ui;
 
 use super::{TrainingContext, TrainingPanel, fitting_weights};
 use crate::graph::{Graph, Op, fmt_number};
